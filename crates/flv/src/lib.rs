@@ -1,0 +1,3 @@
+//! FLV / Enhanced-RTMP tag bodies → decoder configurations and frames.
+
+pub mod timeline;

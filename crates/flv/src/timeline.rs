@@ -1,0 +1,1 @@
+//! 64-bit monotonic media timeline (placeholder, being written).

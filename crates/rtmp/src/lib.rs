@@ -1,0 +1,4 @@
+//! Sans-IO RTMP server.
+
+pub mod amf0;
+pub mod handshake;
