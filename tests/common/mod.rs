@@ -455,6 +455,18 @@ pub fn http_request(
     if chunked {
         body = dechunk(&body)
             .ok_or_else(|| Error::new(ErrorKind::InvalidData, "bad chunked encoding"))?;
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        if body.len() < len {
+            return Err(Error::new(
+                ErrorKind::UnexpectedEof,
+                format!("body has {} of {len} bytes", body.len()),
+            ));
+        }
+        body.truncate(len);
     }
     Ok(HttpResponse {
         status,
