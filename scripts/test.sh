@@ -71,8 +71,8 @@ run cargo clippy --workspace --all-targets -- -D warnings
 step "Tests (cargo test)"
 # ---------------------------------------------------------------------------
 # shellcheck disable=SC2086 # CARGO_TEST_ARGS is split on purpose
-run cargo test --workspace --all-targets -- ${CARGO_TEST_ARGS:-}
+run cargo test --workspace --all-targets --no-fail-fast -- ${CARGO_TEST_ARGS:-}
 # --all-targets leaves out doctests.
-run cargo test --workspace --doc
+run cargo test --workspace --doc --no-fail-fast
 
 step "All checks passed"
