@@ -1,3 +1,60 @@
 //! FLV / Enhanced-RTMP tag bodies → decoder configurations and frames.
+//!
+//! `weir-flv` parses the payloads of RTMP audio (type 8) and video (type 9)
+//! messages — FLV tag bodies without the FLV file or tag header — into
+//! typed values: legacy FLV AVC and AAC, and Enhanced RTMP v1/v2 (FourCC
+//! codecs, ModEx, multitrack). Sequence headers become decoder
+//! configurations ([`AvcConfig`] from `avcC` with its first SPS parsed,
+//! [`AacConfig`] from the AudioSpecificConfig) that carry their RFC 6381
+//! `CODECS` strings; coded frames come back as zero-copy [`bytes::Bytes`]
+//! slices of the input with their composition offset. The crate is sans-IO
+//! and stateless: no sockets, clocks or async, and every malformed input is
+//! an [`FlvError`], never a panic.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+mod aac;
+mod audio;
+mod avc;
+mod bits;
+mod codec;
+mod error;
+mod ex;
+mod reader;
+mod sps;
+mod video;
+
+#[cfg(test)]
+mod test_vectors;
 
 pub mod timeline;
+
+pub use aac::{parse_asc, AacConfig};
+pub use audio::{parse_audio, AudioPacket, AudioTag};
+pub use avc::{parse_avcc, AvcConfig};
+pub use codec::{aac_codec_string, avc_codec_string, fourcc_to_string, AudioConfig, VideoConfig};
+pub use error::FlvError;
+pub use sps::{parse_sps, ColourInfo, SpsInfo};
+pub use video::{parse_video, FrameType, VideoPacket, VideoTag};
+
+/// Which kind of media a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    Video,
+    Audio,
+}
