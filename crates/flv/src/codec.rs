@@ -102,3 +102,46 @@ pub fn fourcc_to_string(fourcc: &[u8; 4]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CODEC-01 / CODEC-02 mapping table.
+    #[test]
+    fn codec_strings() {
+        assert_eq!(avc_codec_string(0x64, 0x00, 0x1f), "avc1.64001f");
+        assert_eq!(avc_codec_string(0x42, 0xc0, 0x1e), "avc1.42c01e");
+        assert_eq!(avc_codec_string(0x4d, 0x40, 0x28), "avc1.4d4028");
+        assert_eq!(avc_codec_string(0xf4, 0x00, 0x0a), "avc1.f4000a");
+        assert_eq!(aac_codec_string(2), "mp4a.40.2");
+        assert_eq!(aac_codec_string(5), "mp4a.40.5");
+        assert_eq!(aac_codec_string(29), "mp4a.40.29");
+        assert_eq!(aac_codec_string(42), "mp4a.40.42");
+    }
+
+    #[test]
+    fn fourcc_text() {
+        assert_eq!(fourcc_to_string(b"avc1"), "avc1");
+        assert_eq!(fourcc_to_string(b".mp3"), ".mp3");
+        assert_eq!(fourcc_to_string(b"ab \x00"), "ab \\x00");
+        assert_eq!(fourcc_to_string(&[0xff, b'a', b'\n', b'b']), "\\xffa\\x0ab");
+    }
+
+    #[test]
+    fn unsupported_configs_have_no_codec_string() {
+        let v = VideoConfig::Unsupported {
+            fourcc: *b"av01",
+            record: Bytes::from_static(&[0x81]),
+        };
+        assert_eq!(v.codec_string(), None);
+        assert_eq!(&v.record()[..], &[0x81]);
+        assert_eq!(&v.fourcc(), b"av01");
+        let a = AudioConfig::Unsupported {
+            codec: "fLaC".into(),
+            record: Bytes::new(),
+        };
+        assert_eq!(a.codec_string(), None);
+        assert!(a.record().is_empty());
+    }
+}

@@ -60,3 +60,27 @@ impl FlvError {
         matches!(self, Self::Unsupported { .. })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_field() {
+        let e = FlvError::Truncated {
+            what: "avcC SPS",
+            need: 26,
+            have: 3,
+        };
+        assert_eq!(
+            e.to_string(),
+            "truncated avcC SPS: need 26 more byte(s), have 3"
+        );
+        let e = FlvError::invalid("AACPacketType", "7, expected 0 or 1");
+        assert_eq!(e.to_string(), "invalid AACPacketType: 7, expected 0 or 1");
+        let e = FlvError::unsupported("E-RTMP video FourCC 'xxxx'");
+        assert_eq!(e.to_string(), "unsupported E-RTMP video FourCC 'xxxx'");
+        assert!(e.is_unsupported());
+        assert!(!FlvError::invalid("x", "y").is_unsupported());
+    }
+}
