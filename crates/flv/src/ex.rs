@@ -123,3 +123,48 @@ pub(crate) fn default_track(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use crate::{parse_video, VideoPacket};
+
+    proptest! {
+        /// A ManyTracks message built from random tracks yields the body of
+        /// the first trackId 0, or Ignored when no track has id 0.
+        #[test]
+        fn prop_many_tracks_selects_the_first_default_track(
+            tracks in proptest::collection::vec(
+                (0u8..4, proptest::collection::vec(any::<u8>(), 0..40)),
+                0..6,
+            )
+        ) {
+            let mut msg = vec![
+                0x96, // IsExHeader | FrameType 1 | Multitrack
+                0x13, // ManyTracks | CodedFramesX
+            ];
+            msg.extend_from_slice(b"vp09"); // FourCC shared by all tracks
+            for (id, body) in &tracks {
+                msg.push(*id); // trackId
+                msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]); // sizeOfTrack
+                msg.extend_from_slice(body);
+            }
+            let tag = parse_video(Bytes::from(msg)).unwrap();
+            match tracks.iter().find(|(id, _)| *id == 0) {
+                Some((_, body)) => prop_assert_eq!(
+                    tag.packet,
+                    VideoPacket::Coded {
+                        composition_offset_ms: 0,
+                        data: Bytes::from(body.clone())
+                    }
+                ),
+                None => {
+                    let ignored = matches!(tag.packet, VideoPacket::Ignored { .. });
+                    prop_assert!(ignored);
+                }
+            }
+        }
+    }
+}

@@ -540,3 +540,34 @@ fn truncated_vui_is_tolerated() {
     assert_eq!((cut.width, cut.height, cut.sar), (320, 240, Some((4, 3))));
     assert_eq!(cut.frame_rate, None);
 }
+
+proptest::proptest! {
+    /// Any picture size and any cropping that leaves a picture parse back
+    /// to exactly the cropped size (4:2:0, progressive and interlaced).
+    #[test]
+    fn prop_cropped_size_round_trips(
+        width_mbs in 1u32..=120,
+        height_units in 1u32..=68,
+        frame_mbs_only in proptest::bool::ANY,
+        crop in (0u32..8, 0u32..8, 0u32..4, 0u32..4),
+    ) {
+        let field_factor = if frame_mbs_only { 1 } else { 2 };
+        let (l, r, t, b) = crop;
+        let width = width_mbs * 16;
+        let height = height_units * 16 * field_factor;
+        let crop_w = 2 * (l + r);
+        let crop_h = 2 * field_factor * (t + b);
+        proptest::prop_assume!(crop_w < width && crop_h < height);
+        let sps = Sps {
+            profile_idc: 100,
+            chroma: Some((1, false, 0, 0)),
+            width_mbs_minus1: width_mbs - 1,
+            height_map_units_minus1: height_units - 1,
+            frame_mbs_only,
+            crop: Some(crop),
+            ..Sps::default()
+        };
+        let info = parse_sps(&sps.build()).unwrap();
+        proptest::prop_assert_eq!((info.width, info.height), (width - crop_w, height - crop_h));
+    }
+}
