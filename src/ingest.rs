@@ -1,0 +1,251 @@
+//! The RTMP listener: one task per connection drives a sans-IO `weir_rtmp::Session`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::{debug, info, info_span, warn, Instrument};
+use weir_rtmp::{Event, Session, SessionConfig, SessionError};
+
+use crate::registry::Registry;
+use crate::stream::Stream;
+
+/// Writes that take longer than this mean the peer stopped reading.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Socket read size; also bounds how much unparsed input one read adds.
+const READ_BUF: usize = 64 * 1024;
+/// Capture files stop growing here.
+const CAPTURE_LIMIT: usize = 256 << 20;
+
+pub struct Ingest {
+    pub registry: Arc<Registry>,
+    pub limits: weir_rtmp::Limits,
+    pub capture_dir: Option<PathBuf>,
+}
+
+pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>) {
+    let permits = Arc::new(Semaphore::new(ingest.limits.max_connections));
+    let ids = AtomicU64::new(1);
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            warn!(%peer, limit = ingest.limits.max_connections, "connection limit reached; closing");
+            drop(socket);
+            continue;
+        };
+        let conn = ids.fetch_add(1, Ordering::Relaxed);
+        let ingest = ingest.clone();
+        let span = info_span!("rtmp", conn, %peer, app = tracing::field::Empty, key = tracing::field::Empty);
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                let _ = socket.set_nodelay(true);
+                Connection::new(ingest, peer, conn).run(socket).await;
+            }
+            .instrument(span),
+        );
+    }
+}
+
+/// A stream this connection publishes.
+struct Publishing {
+    stream_id: u32,
+    stream: Arc<Stream>,
+    generation: u64,
+}
+
+struct Connection {
+    ingest: Arc<Ingest>,
+    peer: SocketAddr,
+    conn: u64,
+    session: Session,
+    publishing: Vec<Publishing>,
+    /// Close once pending output is written (a rejected publish).
+    close_after_flush: bool,
+    capture: Option<Vec<u8>>,
+}
+
+impl Connection {
+    fn new(ingest: Arc<Ingest>, peer: SocketAddr, conn: u64) -> Self {
+        let mut random = [0u8; 1528];
+        rand::rng().fill_bytes(&mut random);
+        let config = SessionConfig {
+            limits: ingest.limits.clone(),
+            handshake_random: random,
+            epoch_ms: 0,
+            ..SessionConfig::default()
+        };
+        let capture = ingest.capture_dir.as_ref().map(|_| Vec::new());
+        Connection {
+            session: Session::new(config, Instant::now()),
+            ingest,
+            peer,
+            conn,
+            publishing: Vec::new(),
+            close_after_flush: false,
+            capture,
+        }
+    }
+
+    async fn run(mut self, mut socket: TcpStream) {
+        debug!("connection open");
+        let mut buf = vec![0u8; READ_BUF];
+        let outcome: Result<&'static str, SessionError> = loop {
+            let deadline = self.session.poll_timeout();
+            let read = tokio::select! {
+                r = socket.read(&mut buf) => Some(r),
+                _ = sleep_until(deadline) => None,
+            };
+            let step = match read {
+                Some(Ok(0)) => break Ok("peer closed the connection"),
+                Some(Ok(n)) => {
+                    if let (Some(c), Some(data)) = (self.capture.as_mut(), buf.get(..n)) {
+                        if c.len() + n <= CAPTURE_LIMIT {
+                            c.extend_from_slice(data);
+                        }
+                    }
+                    self.session
+                        .handle_input(Instant::now(), buf.get(..n).unwrap_or_default())
+                }
+                Some(Err(e)) => {
+                    debug!(error = %e, "read failed");
+                    break Ok("connection reset");
+                }
+                None => self.session.handle_timeout(Instant::now()),
+            };
+            // Act on events and write replies even when the step failed, so a
+            // peer learns why it is being closed where the protocol allows.
+            self.handle_events();
+            if let Err(e) = self.flush(&mut socket).await {
+                debug!(error = %e, "write failed");
+                break Ok("write failed");
+            }
+            if let Err(e) = step {
+                break Err(e);
+            }
+            if self.close_after_flush {
+                break Ok("publish rejected");
+            }
+        };
+        match &outcome {
+            Ok(why) => info!(reason = why, "connection closed"),
+            Err(e) => warn!(error = %e, "connection closed on error"),
+        }
+        if let Err(e) = &outcome {
+            for p in &self.publishing {
+                p.stream.set_error(e.to_string());
+            }
+        }
+        // Every teardown path ends here (RTMP-CMD-07).
+        self.session.close();
+        self.handle_events();
+        let _ = socket.shutdown().await;
+        self.write_capture().await;
+    }
+
+    async fn flush(&mut self, socket: &mut TcpStream) -> std::io::Result<()> {
+        while let Some(out) = self.session.poll_transmit() {
+            tokio::time::timeout(WRITE_TIMEOUT, socket.write_all(&out))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "peer not reading")
+                })??;
+        }
+        Ok(())
+    }
+
+    fn handle_events(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Media {
+                    stream_id,
+                    kind,
+                    timestamp,
+                    payload,
+                } => {
+                    if let Some(p) = self.publishing.iter().find(|p| p.stream_id == stream_id) {
+                        p.stream.push_media(kind, timestamp, payload);
+                    }
+                }
+                Event::Connected {
+                    app,
+                    flash_ver,
+                    fourcc_list,
+                    ..
+                } => {
+                    tracing::Span::current().record("app", app.as_str());
+                    info!(app, flash_ver, ?fourcc_list, "connected");
+                }
+                Event::PublishRequested(req) => {
+                    tracing::Span::current().record("key", req.key.as_str());
+                    match self.ingest.registry.claim(&req.app, &req.key, self.peer) {
+                        Ok((stream, generation)) => {
+                            info!(app = %req.app, key = %req.key, publish_type = %req.publish_type, "publishing");
+                            self.session.accept_publish(req.stream_id);
+                            self.publishing.push(Publishing {
+                                stream_id: req.stream_id,
+                                stream,
+                                generation,
+                            });
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "publish rejected");
+                            self.session.reject_publish(
+                                req.stream_id,
+                                "NetStream.Publish.BadName",
+                                &e.to_string(),
+                            );
+                            self.close_after_flush = true;
+                        }
+                    }
+                }
+                Event::Metadata { stream_id, value } => {
+                    debug!(stream_id, ?value, "metadata");
+                }
+                Event::Unpublished {
+                    stream_id, reason, ..
+                } => {
+                    if let Some(i) = self
+                        .publishing
+                        .iter()
+                        .position(|p| p.stream_id == stream_id)
+                    {
+                        let p = self.publishing.swap_remove(i);
+                        info!(?reason, "unpublished");
+                        self.ingest.registry.release(&p.stream, p.generation);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write_capture(&mut self) {
+        if let (Some(dir), Some(bytes)) = (&self.ingest.capture_dir, self.capture.take()) {
+            let path = dir.join(format!("{}.rtmp", self.conn));
+            if let Err(e) = tokio::fs::write(&path, bytes).await {
+                warn!(error = %e, path = %path.display(), "capture not written");
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,109 @@
+//! Live streams by app/key: one publisher per key, resumable within a grace period.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::info;
+use weir_flv::timeline::TimelineConfig;
+use weir_flv::Demuxer;
+
+use crate::stream::{Status, Stream};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClaimError {
+    #[error("{app}/{key} is already being published")]
+    AlreadyLive { app: String, key: String },
+}
+
+pub struct Registry {
+    streams: Mutex<HashMap<(String, String), Arc<Stream>>>,
+    grace: Duration,
+    timeline: TimelineConfig,
+}
+
+impl Registry {
+    pub fn new(grace: Duration, timeline: TimelineConfig) -> Arc<Self> {
+        Arc::new(Registry {
+            streams: Mutex::new(HashMap::new()),
+            grace,
+            timeline,
+        })
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Stream>>> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Claim `app/key` for a publisher. A live stream refuses a second
+    /// publisher (RTMP-CMD-06); an ended one within its grace period is resumed
+    /// with its timeline continuing (HLS-LIVE-08).
+    pub fn claim(
+        &self,
+        app: &str,
+        key: &str,
+        publisher: SocketAddr,
+    ) -> Result<(Arc<Stream>, u64), ClaimError> {
+        let mut map = self.map();
+        let id = (app.to_owned(), key.to_owned());
+        if let Some(existing) = map.get(&id) {
+            if existing.status() == Status::Live {
+                return Err(ClaimError::AlreadyLive {
+                    app: app.to_owned(),
+                    key: key.to_owned(),
+                });
+            }
+            let generation = existing.resume(publisher);
+            info!(
+                app,
+                key, "publisher resumed the stream within the grace period"
+            );
+            return Ok((existing.clone(), generation));
+        }
+        let stream = Arc::new(Stream::new(
+            app.to_owned(),
+            key.to_owned(),
+            publisher,
+            Demuxer::new(self.timeline.clone()),
+        ));
+        map.insert(id, stream.clone());
+        stream.started();
+        info!(app, key, "stream live");
+        Ok((stream, 0))
+    }
+
+    /// The publisher of `stream` (generation `generation`) left. After the grace
+    /// period the stream is removed unless a publisher resumed it.
+    pub fn release(self: &Arc<Self>, stream: &Arc<Stream>, generation: u64) {
+        if stream.generation() != generation || stream.status() != Status::Live {
+            return;
+        }
+        stream.publisher_left(Instant::now());
+        let registry = self.clone();
+        let stream = stream.clone();
+        let grace = self.grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            registry.expire(&stream, generation);
+        });
+    }
+
+    fn expire(&self, stream: &Arc<Stream>, generation: u64) {
+        let mut map = self.map();
+        if stream.generation() == generation && stream.status() == Status::Ended {
+            let id = (stream.app.clone(), stream.key.clone());
+            if map.get(&id).is_some_and(|s| Arc::ptr_eq(s, stream)) {
+                map.remove(&id);
+                stream.finish();
+                info!(app = %stream.app, key = %stream.key, "stream ended");
+            }
+        }
+    }
+
+    pub fn list(&self) -> Vec<Arc<Stream>> {
+        let mut v: Vec<Arc<Stream>> = self.map().values().cloned().collect();
+        v.sort_by(|a, b| (&a.app, &a.key).cmp(&(&b.app, &b.key)));
+        v
+    }
+}

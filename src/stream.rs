@@ -1,0 +1,364 @@
+//! One live stream: its demuxer, its publisher, its counters and the fan-out
+//! of frames to whatever packages them.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
+use weir_rtmp::MediaKind;
+
+/// Frames and lifecycle changes, in publish order, for consumers (the packager).
+/// A consumer that falls behind loses events (`RecvError::Lagged`); it never
+/// slows ingest down.
+#[derive(Clone, Debug)]
+// Read by the packager, which subscribes per stream (next issue) and by tests.
+#[cfg_attr(not(test), allow(dead_code))]
+pub enum StreamEvent {
+    /// A publisher started (again, when `reconnect` is true: within the grace window).
+    PublisherStarted {
+        reconnect: bool,
+    },
+    Media(DemuxEvent),
+    /// The publisher left; the stream may resume within the grace period.
+    PublisherLeft,
+    /// The grace period passed without a reconnect: the stream is over.
+    Ended,
+}
+
+/// Capacity of the per-stream fan-out: about 10 s of 30 fps video plus audio.
+const FANOUT_CAPACITY: usize = 1024;
+
+/// Media time span over which the bitrate is measured.
+const BITRATE_WINDOW_MS: i64 = 5_000;
+
+pub struct Stream {
+    pub app: String,
+    pub key: String,
+    state: Mutex<State>,
+    events: broadcast::Sender<StreamEvent>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Live,
+    Ended,
+}
+
+struct State {
+    demuxer: Demuxer,
+    status: Status,
+    /// Bumped on each new publisher, so a stale grace timer does not remove a resumed stream.
+    generation: u64,
+    publisher: SocketAddr,
+    started_at: SystemTime,
+    ended_at: Option<Instant>,
+    bytes_in: u64,
+    video: Option<VideoStats>,
+    audio: Option<AudioStats>,
+    last_error: Option<String>,
+    /// (dts ms, bytes) of recent frames, for the bitrate.
+    recent: VecDeque<(i64, usize)>,
+    first_dts: Option<i64>,
+    last_dts: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct VideoStats {
+    codec: Option<String>,
+    width: u32,
+    height: u32,
+    sps_frame_rate: Option<f64>,
+    frames: u64,
+    keyframes: u64,
+    bytes: u64,
+    last_dts: Option<i64>,
+    /// Sum and count of plausible DTS steps: a robust frame rate even with
+    /// ms rounding (33/34 ms at 30 fps, pitfall 41) and across discontinuities.
+    step_sum_ms: i64,
+    steps: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct AudioStats {
+    codec: Option<String>,
+    sample_rate: u32,
+    channels: u8,
+    frames: u64,
+    bytes: u64,
+}
+
+/// `/api/streams` entry.
+#[derive(Serialize, Debug)]
+pub struct StreamInfo {
+    pub app: String,
+    pub key: String,
+    pub state: &'static str,
+    pub publisher: String,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub bytes_in: u64,
+    pub bitrate_bps: u64,
+    pub last_error: Option<String>,
+    pub video: Option<VideoInfo>,
+    pub audio: Option<AudioInfo>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct VideoInfo {
+    pub codec: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: Option<f64>,
+    pub frames: u64,
+    pub keyframes: u64,
+    pub bytes: u64,
+}
+
+#[derive(Serialize, Debug)]
+pub struct AudioInfo {
+    pub codec: Option<String>,
+    pub sample_rate: u32,
+    pub channels: u8,
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+impl Stream {
+    pub fn new(app: String, key: String, publisher: SocketAddr, demuxer: Demuxer) -> Self {
+        let (events, _) = broadcast::channel(FANOUT_CAPACITY);
+        Stream {
+            app,
+            key,
+            state: Mutex::new(State {
+                demuxer,
+                status: Status::Live,
+                generation: 0,
+                publisher,
+                started_at: SystemTime::now(),
+                ended_at: None,
+                bytes_in: 0,
+                video: None,
+                audio: None,
+                last_error: None,
+                recent: VecDeque::new(),
+                first_dts: None,
+                last_dts: None,
+            }),
+            events,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the counters unusable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn status(&self) -> Status {
+        self.state().status
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.state().generation
+    }
+
+    /// A publisher takes over an ended stream within the grace period.
+    /// Returns the new generation.
+    pub fn resume(&self, publisher: SocketAddr) -> u64 {
+        let mut s = self.state();
+        s.status = Status::Live;
+        s.publisher = publisher;
+        s.ended_at = None;
+        s.generation += 1;
+        s.demuxer.reconnect();
+        let g = s.generation;
+        drop(s);
+        let _ = self
+            .events
+            .send(StreamEvent::PublisherStarted { reconnect: true });
+        g
+    }
+
+    pub fn started(&self) {
+        let _ = self
+            .events
+            .send(StreamEvent::PublisherStarted { reconnect: false });
+    }
+
+    /// The publisher left (any teardown path). Returns the generation it ended.
+    pub fn publisher_left(&self, now: Instant) -> u64 {
+        let mut s = self.state();
+        s.status = Status::Ended;
+        s.ended_at = Some(now);
+        let g = s.generation;
+        drop(s);
+        let _ = self.events.send(StreamEvent::PublisherLeft);
+        g
+    }
+
+    pub fn finish(&self) {
+        let _ = self.events.send(StreamEvent::Ended);
+    }
+
+    pub fn set_error(&self, error: String) {
+        self.state().last_error = Some(error);
+    }
+
+    /// One audio or video message from the publisher.
+    pub fn push_media(&self, kind: MediaKind, timestamp: u32, payload: Bytes) {
+        let len = payload.len();
+        let mut s = self.state();
+        s.bytes_in += len as u64;
+        let result = match kind {
+            MediaKind::Video => s.demuxer.push_video(timestamp, payload),
+            MediaKind::Audio => s.demuxer.push_audio(timestamp, payload),
+        };
+        match result {
+            Ok(Some(ev)) => {
+                s.account(&ev);
+                drop(s);
+                let _ = self.events.send(StreamEvent::Media(ev));
+            }
+            Ok(None) => {}
+            Err(e) => s.record_error(kind, &e),
+        }
+    }
+
+    pub fn info(&self) -> StreamInfo {
+        let s = self.state();
+        let bitrate_bps = match (s.recent.front(), s.recent.back()) {
+            (Some((a, _)), Some((b, _))) if b > a => {
+                let bytes: usize = s.recent.iter().map(|(_, n)| n).sum();
+                (bytes as f64 * 8.0 * 1000.0 / (b - a) as f64) as u64
+            }
+            _ => 0,
+        };
+        StreamInfo {
+            app: self.app.clone(),
+            key: self.key.clone(),
+            state: match s.status {
+                Status::Live => "live",
+                Status::Ended => "ended",
+            },
+            publisher: s.publisher.to_string(),
+            started_at: humantime::format_rfc3339_millis(s.started_at).to_string(),
+            duration_ms: match (s.first_dts, s.last_dts) {
+                (Some(a), Some(b)) => b - a,
+                _ => 0,
+            },
+            bytes_in: s.bytes_in,
+            bitrate_bps,
+            last_error: s.last_error.clone(),
+            video: s.video.as_ref().map(|v| VideoInfo {
+                codec: v.codec.clone(),
+                width: v.width,
+                height: v.height,
+                frame_rate: v.frame_rate(),
+                frames: v.frames,
+                keyframes: v.keyframes,
+                bytes: v.bytes,
+            }),
+            audio: s.audio.as_ref().map(|a| AudioInfo {
+                codec: a.codec.clone(),
+                sample_rate: a.sample_rate,
+                channels: a.channels,
+                frames: a.frames,
+                bytes: a.bytes,
+            }),
+        }
+    }
+}
+
+impl State {
+    fn account(&mut self, ev: &DemuxEvent) {
+        match ev {
+            DemuxEvent::VideoConfig { config, .. } => {
+                let v = self.video.get_or_insert_with(VideoStats::default);
+                v.codec = config.codec_string();
+                if let VideoConfig::Avc(avc) = config {
+                    v.width = avc.sps_info.width;
+                    v.height = avc.sps_info.height;
+                    v.sps_frame_rate = avc
+                        .sps_info
+                        .frame_rate
+                        .filter(|(_, d)| *d > 0)
+                        .map(|(n, d)| f64::from(n) / f64::from(d));
+                }
+            }
+            DemuxEvent::AudioConfig { config, .. } => {
+                let a = self.audio.get_or_insert_with(AudioStats::default);
+                a.codec = config.codec_string();
+                if let AudioConfig::Aac(aac) = config {
+                    a.sample_rate = aac.sample_rate;
+                    a.channels = aac.channels;
+                }
+            }
+            DemuxEvent::Frame(f) => {
+                let n = f.data.len();
+                match f.track {
+                    TrackKind::Video => {
+                        if let Some(v) = self.video.as_mut() {
+                            v.frames += 1;
+                            v.keyframes += u64::from(f.keyframe);
+                            v.bytes += n as u64;
+                            if let Some(prev) = v.last_dts {
+                                let step = f.dts_ms - prev;
+                                if !f.discontinuity && (1..=1000).contains(&step) {
+                                    v.step_sum_ms += step;
+                                    v.steps += 1;
+                                }
+                            }
+                            v.last_dts = Some(f.dts_ms);
+                        }
+                    }
+                    TrackKind::Audio => {
+                        if let Some(a) = self.audio.as_mut() {
+                            a.frames += 1;
+                            a.bytes += n as u64;
+                        }
+                    }
+                }
+                self.first_dts = Some(self.first_dts.map_or(f.dts_ms, |d| d.min(f.dts_ms)));
+                self.last_dts = Some(self.last_dts.map_or(f.dts_ms, |d| d.max(f.dts_ms)));
+                self.recent.push_back((f.dts_ms, n));
+                while self
+                    .recent
+                    .front()
+                    .is_some_and(|(t, _)| f.dts_ms - t > BITRATE_WINDOW_MS)
+                {
+                    self.recent.pop_front();
+                }
+            }
+            DemuxEvent::EndOfSequence(_) => {}
+        }
+    }
+
+    fn record_error(&mut self, kind: MediaKind, e: &FlvError) {
+        let msg = format!("{kind:?} tag rejected: {e}");
+        // Unsupported codecs repeat on every tag; log the first occurrence only.
+        if self.last_error.as_deref() != Some(msg.as_str()) {
+            tracing::warn!(error = %e, ?kind, "tag rejected");
+        }
+        self.last_error = Some(msg);
+    }
+}
+
+impl VideoStats {
+    fn frame_rate(&self) -> Option<f64> {
+        if self.steps >= 10 && self.step_sum_ms > 0 {
+            let fps = self.steps as f64 * 1000.0 / self.step_sum_ms as f64;
+            Some((fps * 1000.0).round() / 1000.0)
+        } else {
+            self.sps_frame_rate
+        }
+    }
+}
