@@ -198,7 +198,10 @@ fn replay(input: &[u8], limits: &Limits, mut next_piece: impl FnMut() -> usize) 
         drain_events(&mut session, &mut streams, &mut out);
         if let Err(e) = result {
             let text = e.to_string();
-            assert!(!text.is_empty(), "session error with an empty message: {e:?}");
+            assert!(
+                !text.is_empty(),
+                "session error with an empty message: {e:?}"
+            );
             out.session_error = Some((variant_name(&format!("{e:?}")), text));
             break;
         }
@@ -245,9 +248,9 @@ fn drain_events(session: &mut Session, streams: &mut HashMap<u32, Stream>, out: 
                 payload,
             } => {
                 out.media_messages += 1;
-                let stream = streams
-                    .get_mut(&stream_id)
-                    .unwrap_or_else(|| panic!("media on stream {stream_id} that was never accepted"));
+                let stream = streams.get_mut(&stream_id).unwrap_or_else(|| {
+                    panic!("media on stream {stream_id} that was never accepted")
+                });
                 demux(stream, kind, timestamp, payload, out);
             }
             Event::Metadata { .. } => out.metadata += 1,
@@ -282,7 +285,10 @@ fn demux(stream: &mut Stream, kind: MediaKind, ts: u32, payload: Bytes, out: &mu
             *last = frame.dts_ms;
             // The composition offset is an SI24.
             let cto = frame.pts_ms - frame.dts_ms;
-            assert!((-(1 << 23)..(1 << 23)).contains(&cto), "CTO {cto} out of SI24 range");
+            assert!(
+                (-(1 << 23)..(1 << 23)).contains(&cto),
+                "CTO {cto} out of SI24 range"
+            );
             out.frames.push(frame);
         }
         Err(e) => {
@@ -331,7 +337,10 @@ fn check_capture(name: &str, capture: &[u8], exp: &Expected) -> Replay {
         }
         Some(codec) => {
             let [(VideoConfig::Avc(avc), false)] = r.video_configs.as_slice() else {
-                panic!("{name}: expected one AVC configuration, got {:?}", r.video_configs);
+                panic!(
+                    "{name}: expected one AVC configuration, got {:?}",
+                    r.video_configs
+                );
             };
             assert_eq!(avc.codec_string(), codec, "{name}");
             assert_eq!(
@@ -341,7 +350,10 @@ fn check_capture(name: &str, capture: &[u8], exp: &Expected) -> Replay {
             );
             assert_eq!(avc.nal_length_size, 4, "{name}");
             assert_eq!(r.end_of_sequence, [TrackKind::Video], "{name}");
-            assert!(video[0].keyframe, "{name}: first video frame is not a key frame");
+            assert!(
+                video[0].keyframe,
+                "{name}: first video frame is not a key frame"
+            );
             assert_eq!(video[0].dts_ms, exp.video_dts.0, "{name}");
             assert_eq!(video[video.len() - 1].dts_ms, exp.video_dts.1, "{name}");
             let ctos = video.iter().map(|f| f.pts_ms - f.dts_ms);
@@ -362,7 +374,10 @@ fn check_capture(name: &str, capture: &[u8], exp: &Expected) -> Replay {
 
     // Audio: one AAC-LC configuration and the frames ffprobe counts.
     let [(AudioConfig::Aac(aac), false)] = r.audio_configs.as_slice() else {
-        panic!("{name}: expected one AAC configuration, got {:?}", r.audio_configs);
+        panic!(
+            "{name}: expected one AAC configuration, got {:?}",
+            r.audio_configs
+        );
     };
     assert_eq!(aac.codec_string(), "mp4a.40.2", "{name}");
     assert_eq!(aac.sample_rate, exp.audio_rate, "{name}");
@@ -379,12 +394,19 @@ fn check_capture(name: &str, capture: &[u8], exp: &Expected) -> Replay {
     let frame_ms = 1024.0 * 1000.0 / f64::from(exp.audio_rate);
     for w in audio.windows(2) {
         let step = (w[1].dts_ms - w[0].dts_ms) as f64;
-        assert!((step - frame_ms).abs() <= 1.0, "{name}: audio DTS step {step}");
+        assert!(
+            (step - frame_ms).abs() <= 1.0,
+            "{name}: audio DTS step {step}"
+        );
     }
     assert!(r.frames.iter().all(|f| !f.discontinuity), "{name}");
 
     // Incomplete chunks never wait in the input buffer longer than a chunk.
-    assert!(r.max_buffered < 64 * 1024, "{name}: {} bytes buffered", r.max_buffered);
+    assert!(
+        r.max_buffered < 64 * 1024,
+        "{name}: {} bytes buffered",
+        r.max_buffered
+    );
     r
 }
 
@@ -497,7 +519,10 @@ fn walk_chunks(data: &[u8]) -> Vec<ChunkHeader> {
         let fmt = b0 >> 6;
         let (csid, basic_len) = match b0 & 0x3f {
             0 => (u32::from(data[pos + 1]) + 64, 2),
-            1 => (u32::from(data[pos + 2]) * 256 + u32::from(data[pos + 1]) + 64, 3),
+            1 => (
+                u32::from(data[pos + 2]) * 256 + u32::from(data[pos + 1]) + 64,
+                3,
+            ),
             n => (u32::from(n), 1),
         };
         let h = pos + basic_len;
@@ -507,7 +532,11 @@ fn walk_chunks(data: &[u8]) -> Vec<ChunkHeader> {
             cs.type_id = data[h + 6];
         }
         if fmt <= 2 {
-            assert_ne!(be(&data[h..h + 3]), 0xff_ffff, "extended timestamp in capture");
+            assert_ne!(
+                be(&data[h..h + 3]),
+                0xff_ffff,
+                "extended timestamp in capture"
+            );
         }
         let header_len = basic_len + [11, 7, 3, 0][usize::from(fmt)];
         let starts_message = cs.remaining == 0;
@@ -543,20 +572,53 @@ fn walk_chunks(data: &[u8]) -> Vec<ChunkHeader> {
 #[derive(Clone, Debug)]
 #[allow(dead_code)]
 enum Mutation {
-    BitFlips { at: usize, bits: Vec<u8> },
-    Overwrite { at: usize, bytes: Vec<u8> },
-    Insert { at: usize, bytes: Vec<u8> },
-    Delete { at: usize, len: usize },
-    Truncate { at: usize },
-    Duplicate { from: usize, len: usize, to: usize },
+    BitFlips {
+        at: usize,
+        bits: Vec<u8>,
+    },
+    Overwrite {
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    Insert {
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    Delete {
+        at: usize,
+        len: usize,
+    },
+    Truncate {
+        at: usize,
+    },
+    Duplicate {
+        from: usize,
+        len: usize,
+        to: usize,
+    },
     /// Overwrite one field of a chunk header of the clean capture.
-    HeaderField { chunk: usize, field: &'static str, at: usize, bytes: Vec<u8> },
+    HeaderField {
+        chunk: usize,
+        field: &'static str,
+        at: usize,
+        bytes: Vec<u8>,
+    },
     /// Insert a whole protocol message (fmt 0, one chunk) before a chunk.
-    InjectMessage { before_chunk: usize, csid: u8, type_id: u8, payload: Vec<u8> },
+    InjectMessage {
+        before_chunk: usize,
+        csid: u8,
+        type_id: u8,
+        payload: Vec<u8>,
+    },
     /// Before a chunk, start a large message on each of `streams` new chunk
     /// streams and send `rounds` chunks of each, interleaved, never finishing
     /// them: reassembly and chunk-stream limits.
-    PartialFlood { before_chunk: usize, streams: u8, rounds: u8, length: u32 },
+    PartialFlood {
+        before_chunk: usize,
+        streams: u8,
+        rounds: u8,
+        length: u32,
+    },
 }
 
 /// Set Chunk Size values around every boundary the decoder checks.
@@ -631,7 +693,10 @@ fn pick_mutation(
     let len = data.len();
     // Headers of the first few KiB (commands, sequence headers) half the time.
     let chunk_index = |rng: &mut SmallRng| {
-        let early = chunks.iter().take_while(|c| c.offset < HANDSHAKE_LEN + 6 * 1024).count();
+        let early = chunks
+            .iter()
+            .take_while(|c| c.offset < HANDSHAKE_LEN + 6 * 1024)
+            .count();
         if rng.random_bool(0.5) && early > 0 {
             rng.random_range(0..early)
         } else {
@@ -723,7 +788,10 @@ fn pick_mutation(
                     (1, size.to_be_bytes().to_vec())
                 }
                 // Abort on a random csid (maybe the one mid-message).
-                6 => (2, u32::from(rng.random_range(2..8u8)).to_be_bytes().to_vec()),
+                6 => (
+                    2,
+                    u32::from(rng.random_range(2..8u8)).to_be_bytes().to_vec(),
+                ),
                 // Window Ack Size 0..
                 7 => (5, rng.random_range(0..4u32).to_be_bytes().to_vec()),
                 _ => {
@@ -733,7 +801,11 @@ fn pick_mutation(
             };
             Mutation::InjectMessage {
                 before_chunk,
-                csid: if rng.random_bool(0.7) { 2 } else { rng.random_range(2..64) },
+                csid: if rng.random_bool(0.7) {
+                    2
+                } else {
+                    rng.random_range(2..64)
+                },
                 type_id,
                 payload,
             }
@@ -789,10 +861,7 @@ fn apply(m: &Mutation, data: &mut Vec<u8>, chunks: &[ChunkHeader]) -> usize {
             type_id,
             payload,
         } => {
-            let at = chunks
-                .get(*before_chunk)
-                .map_or(len, |c| c.offset)
-                .min(len);
+            let at = chunks.get(*before_chunk).map_or(len, |c| c.offset).min(len);
             let l = payload.len() as u32;
             let mut msg = vec![*csid & 0x3f, 0, 0, 0];
             msg.extend_from_slice(&l.to_be_bytes()[1..]);
@@ -882,7 +951,11 @@ fn seed_from_env() -> u64 {
 fn cases_from_env() -> usize {
     std::env::var("WEIR_MUTATION_CASES")
         .ok()
-        .map(|s| s.trim().parse().expect("WEIR_MUTATION_CASES must be a number"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("WEIR_MUTATION_CASES must be a number")
+        })
         .unwrap_or(DEFAULT_CASES)
 }
 
@@ -921,7 +994,10 @@ fn mutated_captures_never_panic_hang_or_grow() {
         "only {} of {cases} cases produced frames",
         tally.with_frames
     );
-    assert!(tally.clean_end * 10 > cases, "too few cases survive to the end");
+    assert!(
+        tally.clean_end * 10 > cases,
+        "too few cases survive to the end"
+    );
 }
 
 fn run_mutations(seed: u64, cases: usize, progress: &AtomicUsize) -> Tally {
@@ -968,7 +1044,11 @@ fn run_mutations(seed: u64, cases: usize, progress: &AtomicUsize) -> Tally {
             })
             .unwrap_or(&corpora[0]);
         // 720p key frames (27 KiB) fit the tight limits too.
-        let limits = if rng.random_bool(0.75) { &tight } else { &default };
+        let limits = if rng.random_bool(0.75) {
+            &tight
+        } else {
+            &default
+        };
         let mut data = corpus.data.to_vec();
         let count = [1, 1, 1, 1, 2, 2, 3, 5][rng.random_range(0..8)];
         let mut mutations = Vec::with_capacity(count);
@@ -1001,8 +1081,16 @@ fn run_mutations(seed: u64, cases: usize, progress: &AtomicUsize) -> Tally {
                      piece sizes ≤ 2^{max_exp} (seed {piece_seed:#x}), mutations {mutations:?}; \
                      input {}",
                     corpus.name,
-                    if std::ptr::eq(limits, &tight) { "tight" } else { "default" },
-                    if saved { path.display().to_string() } else { "not saved".into() },
+                    if std::ptr::eq(limits, &tight) {
+                        "tight"
+                    } else {
+                        "default"
+                    },
+                    if saved {
+                        path.display().to_string()
+                    } else {
+                        "not saved".into()
+                    },
                 );
                 resume_unwind(panic);
             }

@@ -187,3 +187,307 @@ impl Default for Demuxer {
         Self::new(TimelineConfig::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_vectors::*;
+
+    fn tag(hex_str: &str) -> Bytes {
+        Bytes::from(hex(hex_str))
+    }
+
+    /// Concatenates byte groups (one group per field).
+    fn cat(parts: &[&[u8]]) -> Bytes {
+        Bytes::from(parts.concat())
+    }
+
+    /// A legacy AVC coded-frame tag: FrameType|CodecID 7, AVCPacketType 1,
+    /// SI24 CompositionTime, then one 4-byte-length-prefixed NAL unit.
+    fn avc_frame(key: bool, cto: i32, nal: &[u8]) -> Bytes {
+        let b0 = if key { 0x17 } else { 0x27 };
+        let cto = cto.to_be_bytes();
+        let len = (nal.len() as u32).to_be_bytes();
+        cat(&[&[b0, 0x01], &cto[1..], &len, nal])
+    }
+
+    /// A legacy AAC raw frame tag: SoundFormat 10 | 44 kHz | 16 bit | stereo, AACPacketType 1.
+    fn aac_frame(payload: &[u8]) -> Bytes {
+        cat(&[&[0xaf, 0x01], payload])
+    }
+
+    fn frame(ev: Result<Option<DemuxEvent>, FlvError>) -> Frame {
+        match ev {
+            Ok(Some(DemuxEvent::Frame(f))) => f,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    fn video_config(ev: Result<Option<DemuxEvent>, FlvError>) -> (VideoConfig, bool) {
+        match ev {
+            Ok(Some(DemuxEvent::VideoConfig { config, changed })) => (config, changed),
+            other => panic!("expected a video config, got {other:?}"),
+        }
+    }
+
+    fn audio_config(ev: Result<Option<DemuxEvent>, FlvError>) -> (AudioConfig, bool) {
+        match ev {
+            Ok(Some(DemuxEvent::AudioConfig { config, changed })) => (config, changed),
+            other => panic!("expected an audio config, got {other:?}"),
+        }
+    }
+
+    fn unsupported(ev: Result<Option<DemuxEvent>, FlvError>) -> String {
+        match ev {
+            Err(e @ FlvError::Unsupported { .. }) => e.to_string(),
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+
+    /// A demuxer with the HIGH31 AVC and 48 kHz AAC configurations.
+    fn configured() -> Demuxer {
+        let mut d = Demuxer::default();
+        video_config(d.push_video(0, tag(HIGH31_720P_SEQ)));
+        audio_config(d.push_audio(0, tag(AAC_48K_STEREO_SEQ)));
+        d
+    }
+
+    /// FLV-SEQ-01: the first sequence header is reported, identical repeats
+    /// (OBS and some encoders resend them before every key frame) are not.
+    #[test]
+    fn flv_seq_01_identical_sequence_headers_are_no_ops() {
+        let mut d = Demuxer::default();
+        let (config, changed) = video_config(d.push_video(0, tag(HIGH31_720P_SEQ)));
+        assert!(!changed);
+        assert_eq!(config.codec_string().as_deref(), Some("avc1.64001f"));
+        let (config, changed) = audio_config(d.push_audio(0, tag(AAC_48K_STEREO_SEQ)));
+        assert!(!changed);
+        assert_eq!(config.codec_string().as_deref(), Some("mp4a.40.2"));
+        for ts in [0, 33, 2000] {
+            assert_eq!(d.push_video(ts, tag(HIGH31_720P_SEQ)), Ok(None));
+            assert_eq!(d.push_audio(ts, tag(AAC_48K_STEREO_SEQ)), Ok(None));
+        }
+        // The same avcC in an E-RTMP avc1 SequenceStart is the same configuration.
+        let ex = cat(&[&[0x90], b"avc1", &avcc_of(HIGH31_720P_SEQ)]);
+        assert_eq!(d.push_video(0, ex), Ok(None));
+        // Repeats did not touch the timeline: the first frame keeps its wire time.
+        let f = frame(d.push_video(40, avc_frame(true, 0, &[0x65, 0x88])));
+        assert_eq!((f.dts_ms, f.discontinuity), (40, false));
+    }
+
+    /// FLV-SEQ-01: a different record replaces the configuration with `changed: true`.
+    #[test]
+    fn flv_seq_01_changed_sequence_header_is_reported() {
+        let mut d = configured();
+        let (config, changed) = video_config(d.push_video(1000, tag(BASE30_360P_SEQ)));
+        assert!(changed);
+        let VideoConfig::Avc(avc) = &config else {
+            panic!("expected AVC, got {config:?}");
+        };
+        assert_eq!((avc.sps_info.width, avc.sps_info.height), (640, 360));
+        assert_eq!(d.video_config(), Some(&config));
+        // Back to the first one: a change again, then a no-op.
+        let (_, changed) = video_config(d.push_video(2000, tag(HIGH31_720P_SEQ)));
+        assert!(changed);
+        assert_eq!(d.push_video(2000, tag(HIGH31_720P_SEQ)), Ok(None));
+
+        let (config, changed) = audio_config(d.push_audio(1000, tag(AAC_44K_MONO_SEQ)));
+        assert!(changed);
+        let AudioConfig::Aac(aac) = &config else {
+            panic!("expected AAC, got {config:?}");
+        };
+        assert_eq!((aac.sample_rate, aac.channels), (44_100, 1));
+        assert_eq!(d.audio_config(), Some(&config));
+    }
+
+    /// Frames before any decoder configuration cannot be packaged: dropped,
+    /// without an error and without starting the timeline.
+    #[test]
+    fn coded_frames_before_config_are_dropped() {
+        let mut d = Demuxer::default();
+        assert_eq!(d.push_video(90_000, tag(HIGH31_KEY_FRAME_HEAD)), Ok(None));
+        assert_eq!(d.push_video(90_033, tag(HIGH31_INTER_FRAME_HEAD)), Ok(None));
+        assert_eq!(d.push_audio(90_000, tag(AAC_FRAME_HEAD)), Ok(None));
+        assert_eq!(d.push_video(90_066, tag(AVC_END_OF_SEQUENCE)), Ok(None));
+        assert_eq!(
+            d.push_audio(90_000, tag("af02")),
+            Err(FlvError::invalid("AACPacketType", "2, expected 0 or 1"))
+        );
+        assert!(d.video_config().is_none() && d.audio_config().is_none());
+
+        video_config(d.push_video(0, tag(HIGH31_720P_SEQ)));
+        // Audio is still unconfigured: its frames are still dropped.
+        assert_eq!(d.push_audio(0, tag(AAC_FRAME_HEAD)), Ok(None));
+        let f = frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
+        // The dropped frames at 90 s left no trace: no jump, no discontinuity.
+        assert_eq!(
+            (f.dts_ms, f.pts_ms, f.keyframe, f.discontinuity),
+            (0, 67, true, false)
+        );
+        assert_eq!(&f.data[..], &hex(HIGH31_KEY_FRAME_HEAD)[5..]);
+    }
+
+    /// RTMP-TS-05: PTS = DTS + CompositionTime, which is signed (SI24).
+    #[test]
+    fn rtmp_ts_05_pts_is_dts_plus_composition_offset() {
+        let mut d = configured();
+        // Real ffmpeg frames: CTO 67 and 66 ms.
+        let f = frame(d.push_video(1000, tag(HIGH31_KEY_FRAME_HEAD)));
+        assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (1000, 1067, true));
+        let f = frame(d.push_video(1033, tag(HIGH31_INTER_FRAME_HEAD)));
+        assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (1033, 1099, false));
+        // Negative composition offsets (some encoders, edited streams): PTS < DTS.
+        let f = frame(d.push_video(1066, avc_frame(false, -33, &[0x41, 0x9a])));
+        assert_eq!((f.dts_ms, f.pts_ms), (1066, 1033));
+        let f = frame(d.push_video(1100, avc_frame(false, -(1 << 23), &[0x41])));
+        assert_eq!((f.dts_ms, f.pts_ms), (1100, 1100 - (1 << 23)));
+        let f = frame(d.push_video(1133, avc_frame(false, (1 << 23) - 1, &[0x41])));
+        assert_eq!(f.pts_ms, 1133 + (1 << 23) - 1);
+        // E-RTMP CodedFramesX has no composition time: PTS = DTS.
+        let x = cat(&[&[0xa3], b"avc1", &[0, 0, 0, 2, 0x41, 0x9a]]);
+        let f = frame(d.push_video(1166, x));
+        assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (1166, 1166, false));
+        assert_eq!(&f.data[..], &[0, 0, 0, 2, 0x41, 0x9a]);
+        // E-RTMP CodedFrames carries one: SI24 -1.
+        let cf = cat(&[&[0x91], b"avc1", &[0xff, 0xff, 0xff], &[0, 0, 0, 1, 0x65]]);
+        let f = frame(d.push_video(1200, cf));
+        assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (1200, 1199, true));
+        // Audio has no composition offset.
+        let f = frame(d.push_audio(1000, aac_frame(&[0x21, 0x10])));
+        assert_eq!(
+            (f.track, f.dts_ms, f.pts_ms, f.keyframe),
+            (TrackKind::Audio, 1000, 1000, true)
+        );
+    }
+
+    /// A recognised but unpackaged codec (E-RTMP hvc1) is an error that says
+    /// so; its frames are dropped and the audio track keeps flowing.
+    #[test]
+    fn unsupported_video_codec_is_an_error_and_audio_flows() {
+        let mut d = Demuxer::default();
+        audio_config(d.push_audio(0, tag(AAC_48K_STEREO_SEQ)));
+        let hvc1_start = cat(&[&[0x90], b"hvc1", &hex(HVCC_320X240)]);
+        let text = unsupported(d.push_video(0, hvc1_start.clone()));
+        assert!(text.contains("hvc1"), "{text}");
+        assert!(text.contains("not packaged"), "{text}");
+        assert!(d.video_config().is_none());
+        // Every repeat says it again (the host may log once per stream).
+        unsupported(d.push_video(2000, hvc1_start));
+        for ts in [0, 33, 66] {
+            let key = if ts == 0 { 0x91 } else { 0xa1 }; // Key/Inter | CodedFrames
+            let coded = cat(&[&[key], b"hvc1", &[0, 0, 0x21], &[0, 0, 0, 2, 0x26, 0x01]]);
+            assert_eq!(d.push_video(ts, coded), Ok(None));
+            let f = frame(d.push_audio(ts, aac_frame(&[0x21, 0x10, ts as u8])));
+            assert_eq!((f.track, f.dts_ms), (TrackKind::Audio, i64::from(ts)));
+        }
+        let eos = cat(&[&[0x92], b"hvc1"]);
+        assert_eq!(d.push_video(100, eos), Ok(None));
+    }
+
+    /// Switching from AVC to an unsupported codec drops the video track: AVC
+    /// frames that still arrive no longer match a configuration.
+    #[test]
+    fn switch_to_unsupported_codec_drops_the_old_config() {
+        let mut d = configured();
+        frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
+        let av01 = cat(&[&[0x90], b"av01", &[0x81, 0x00, 0x0c, 0x00]]);
+        let text = unsupported(d.push_video(33, av01));
+        assert!(text.contains("av01"), "{text}");
+        assert!(d.video_config().is_none());
+        assert_eq!(d.push_video(66, tag(HIGH31_INTER_FRAME_HEAD)), Ok(None));
+        frame(d.push_audio(66, aac_frame(&[0x21])));
+        // AVC again: a configuration without a predecessor.
+        let (_, changed) = video_config(d.push_video(100, tag(HIGH31_720P_SEQ)));
+        assert!(!changed);
+        frame(d.push_video(100, tag(HIGH31_KEY_FRAME_HEAD)));
+    }
+
+    /// Unsupported audio (E-RTMP Opus) mirrors the video case.
+    #[test]
+    fn unsupported_audio_codec_is_an_error_and_video_flows() {
+        let mut d = Demuxer::default();
+        video_config(d.push_video(0, tag(HIGH31_720P_SEQ)));
+        let opus = cat(&[&[0x90], b"Opus", &hex(OPUS_HEAD)]);
+        let text = unsupported(d.push_audio(0, opus));
+        assert!(text.contains("Opus"), "{text}");
+        assert!(d.audio_config().is_none());
+        let coded = cat(&[&[0x91], b"Opus", &[0xfc, 0xff, 0xfe]]);
+        assert_eq!(d.push_audio(0, coded), Ok(None));
+        let f = frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
+        assert_eq!(f.track, TrackKind::Video);
+    }
+
+    /// A malformed tag is rejected alone; the stream goes on.
+    #[test]
+    fn malformed_tags_do_not_disturb_state() {
+        let mut d = configured();
+        frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
+        for bad in ["", "17", "1701", "170100", "1703000000", "f7", "1700000000"] {
+            assert!(d.push_video(33, tag(bad)).is_err(), "{bad:?}");
+        }
+        for bad in ["af", "af05", "af0012", "5f01"] {
+            assert!(d.push_audio(33, tag(bad)).is_err(), "{bad:?}");
+        }
+        assert!(d.video_config().is_some() && d.audio_config().is_some());
+        let f = frame(d.push_video(33, tag(HIGH31_INTER_FRAME_HEAD)));
+        assert_eq!((f.dts_ms, f.discontinuity), (33, false));
+        // The empty audio message (legacy silence) is ignored, not an error.
+        assert_eq!(d.push_audio(40, Bytes::new()), Ok(None));
+    }
+
+    #[test]
+    fn end_of_sequence_only_for_a_configured_track() {
+        let mut d = Demuxer::default();
+        assert_eq!(d.push_video(0, tag(AVC_END_OF_SEQUENCE)), Ok(None));
+        video_config(d.push_video(0, tag(HIGH31_720P_SEQ)));
+        assert_eq!(
+            d.push_video(4000, tag(AVC_END_OF_SEQUENCE)),
+            Ok(Some(DemuxEvent::EndOfSequence(TrackKind::Video)))
+        );
+        // The configuration survives the end of sequence.
+        assert!(d.video_config().is_some());
+    }
+
+    /// Reconnect within the grace window: configurations are kept (identical
+    /// sequence headers stay no-ops), timestamps restarting at 0 continue
+    /// after the last output, and the first frame of each track is marked.
+    #[test]
+    fn reconnect_keeps_configs_and_marks_next_frames_discontinuous() {
+        let mut d = configured();
+        let mut last_video = 0;
+        for i in 0..30u32 {
+            last_video = frame(d.push_video(i * 33, tag(HIGH31_INTER_FRAME_HEAD))).dts_ms;
+        }
+        let last_audio = frame(d.push_audio(980, aac_frame(&[0x21]))).dts_ms;
+        assert_eq!((last_video, last_audio), (957, 980));
+
+        d.reconnect();
+        assert_eq!(d.push_video(0, tag(HIGH31_720P_SEQ)), Ok(None));
+        assert_eq!(d.push_audio(0, tag(AAC_48K_STEREO_SEQ)), Ok(None));
+        let v = frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
+        assert!(v.discontinuity && v.keyframe);
+        assert!(v.dts_ms > last_video, "{} after {last_video}", v.dts_ms);
+        assert_eq!(v.pts_ms, v.dts_ms + 67);
+        let a = frame(d.push_audio(0, aac_frame(&[0x21])));
+        assert!(a.discontinuity);
+        assert!(a.dts_ms > last_audio, "{} after {last_audio}", a.dts_ms);
+        // Then back to normal steps, without further discontinuities.
+        let v2 = frame(d.push_video(33, tag(HIGH31_INTER_FRAME_HEAD)));
+        assert_eq!((v2.dts_ms - v.dts_ms, v2.discontinuity), (33, false));
+        let a2 = frame(d.push_audio(21, aac_frame(&[0x21])));
+        assert_eq!((a2.dts_ms - a.dts_ms, a2.discontinuity), (21, false));
+
+        // A different configuration after the reconnect is a change.
+        let (_, changed) = video_config(d.push_video(66, tag(BASE30_360P_SEQ)));
+        assert!(changed);
+    }
+
+    /// A track that had no output before the reconnect is not marked.
+    #[test]
+    fn reconnect_before_any_frame_marks_nothing() {
+        let mut d = configured();
+        d.reconnect();
+        let f = frame(d.push_video(500, tag(HIGH31_KEY_FRAME_HEAD)));
+        assert_eq!((f.dts_ms, f.discontinuity), (500, false));
+    }
+}

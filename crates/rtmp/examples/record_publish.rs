@@ -46,9 +46,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => out = Some(value("--out")?),
             "--max-bytes" => {
                 let v = value("--max-bytes")?;
-                max_bytes = v
-                    .parse()
-                    .map_err(|e| format!("--max-bytes {v:?}: {e}"))?;
+                max_bytes = v.parse().map_err(|e| format!("--max-bytes {v:?}: {e}"))?;
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -137,7 +135,12 @@ fn record(
                 return Ok(Stop::Eof);
             }
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if let Err(e) = session.handle_timeout(Instant::now()) {
                     session.close();
                     return Ok(Stop::SessionError(e.to_string()));
