@@ -362,3 +362,97 @@ impl VideoStats {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aac_sequence_header() -> Bytes {
+        // SoundFormat 10 (AAC) + AACPacketType 0 + ASC 11 90 (LC, 48 kHz, stereo).
+        Bytes::from_static(&[0xaf, 0x00, 0x11, 0x90])
+    }
+
+    fn stream() -> Stream {
+        Stream::new(
+            "live".into(),
+            "cam1".into(),
+            "127.0.0.1:1".parse().unwrap(),
+            Demuxer::default(),
+        )
+    }
+
+    #[test]
+    fn slow_consumer_lags_instead_of_blocking_ingest() {
+        let s = stream();
+        let mut rx = s.subscribe();
+        s.push_media(MediaKind::Audio, 0, aac_sequence_header());
+        // Far more frames than the fan-out holds, with nobody reading.
+        for i in 0..(FANOUT_CAPACITY as u32 * 3) {
+            s.push_media(
+                MediaKind::Audio,
+                i * 21,
+                Bytes::from_static(&[0xaf, 0x01, 0x21]),
+            );
+        }
+        let info = s.info();
+        assert_eq!(
+            info.audio.as_ref().map(|a| a.frames),
+            Some(FANOUT_CAPACITY as u64 * 3)
+        );
+        // The consumer is told it lagged, then reads the newest events.
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+        match rx.try_recv() {
+            Ok(StreamEvent::Media(DemuxEvent::Frame(f))) => assert_eq!(f.track, TrackKind::Audio),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_carry_config_frames_and_lifecycle_in_order() {
+        let s = stream();
+        let mut rx = s.subscribe();
+        s.push_media(MediaKind::Audio, 1000, aac_sequence_header());
+        s.push_media(MediaKind::Audio, 1000, aac_sequence_header()); // identical: no event
+        s.push_media(
+            MediaKind::Audio,
+            1021,
+            Bytes::from_static(&[0xaf, 0x01, 0x21]),
+        );
+        s.publisher_left(Instant::now());
+        s.resume("127.0.0.1:2".parse().unwrap());
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| match e {
+                StreamEvent::Media(DemuxEvent::AudioConfig { config, changed }) => {
+                    format!("config {:?} {changed}", config.codec_string())
+                }
+                StreamEvent::Media(DemuxEvent::Frame(f)) => format!("frame {}", f.dts_ms),
+                StreamEvent::PublisherStarted { reconnect } => format!("started {reconnect}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "config Some(\"mp4a.40.2\") false",
+                "frame 1021",
+                "PublisherLeft",
+                "started true"
+            ]
+        );
+        assert_eq!(s.status(), Status::Live);
+        assert_eq!(s.generation(), 1);
+    }
+
+    #[test]
+    fn garbage_tags_are_reported_not_fatal() {
+        let s = stream();
+        s.push_media(MediaKind::Video, 0, Bytes::from_static(&[0x1c, 0x00]));
+        let info = s.info();
+        assert!(info.last_error.unwrap().contains("Video tag rejected"));
+        s.push_media(MediaKind::Audio, 0, aac_sequence_header());
+        assert_eq!(s.info().audio.unwrap().sample_rate, 48_000);
+    }
+}
