@@ -124,7 +124,9 @@ fn session_demux(publish_at: usize) -> (usize, usize) {
         }
         while let Some(event) = session.poll_event() {
             match event {
-                Event::PublishRequested(req) => session.accept_publish(req.stream_id),
+                Event::PublishRequested(req) => session
+                    .accept_publish(req.stream_id)
+                    .expect("the recorded publish is valid"),
                 Event::Media {
                     kind,
                     timestamp,

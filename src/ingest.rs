@@ -129,7 +129,7 @@ impl Connection {
             };
             // Act on events and write replies even when the step failed, so a
             // peer learns why it is being closed where the protocol allows.
-            self.handle_events();
+            let step = step.and(self.handle_events());
             if let Err(e) = self.flush(&mut socket).await {
                 debug!(error = %e, "write failed");
                 break Ok("write failed");
@@ -152,7 +152,7 @@ impl Connection {
         }
         // Every teardown path ends here (RTMP-CMD-07).
         self.session.close();
-        self.handle_events();
+        let _ = self.handle_events();
         let _ = socket.shutdown().await;
         self.write_capture().await;
     }
@@ -168,7 +168,10 @@ impl Connection {
         Ok(())
     }
 
-    fn handle_events(&mut self) {
+    /// Acts on every queued event. Answering a publish request lets the session
+    /// decode the input queued behind it, which can fail like `handle_input`.
+    fn handle_events(&mut self) -> Result<(), SessionError> {
+        let mut result = Ok(());
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Media {
@@ -195,20 +198,22 @@ impl Connection {
                     match self.ingest.registry.claim(&req.app, &req.key, self.peer) {
                         Ok((stream, generation)) => {
                             info!(app = %req.app, key = %req.key, publish_type = %req.publish_type, "publishing");
-                            self.session.accept_publish(req.stream_id);
                             self.publishing.push(Publishing {
                                 stream_id: req.stream_id,
                                 stream,
                                 generation,
                             });
+                            let r = self.session.accept_publish(req.stream_id);
+                            result = result.and(r);
                         }
                         Err(e) => {
                             warn!(error = %e, "publish rejected");
-                            self.session.reject_publish(
+                            let r = self.session.reject_publish(
                                 req.stream_id,
                                 "NetStream.Publish.BadName",
                                 &e.to_string(),
                             );
+                            result = result.and(r);
                             self.close_after_flush = true;
                         }
                     }
@@ -231,6 +236,7 @@ impl Connection {
                 }
             }
         }
+        result
     }
 
     async fn write_capture(&mut self) {

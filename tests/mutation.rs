@@ -27,7 +27,7 @@ use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use weir_flv::{AudioConfig, DemuxEvent, Demuxer, Frame, TrackKind, VideoConfig};
-use weir_rtmp::{Event, Limits, MediaKind, Session, SessionConfig, UnpublishReason};
+use weir_rtmp::{Event, Limits, MediaKind, Session, SessionConfig, SessionError, UnpublishReason};
 
 const H264_AAC: &[u8] = include_bytes!("fixtures/ffmpeg-h264-aac.rtmp");
 const P720: &[u8] = include_bytes!("fixtures/ffmpeg-720p.rtmp");
@@ -195,7 +195,8 @@ fn replay(input: &[u8], limits: &Limits, mut next_piece: impl FnMut() -> usize) 
         let now = start + Duration::from_micros(step);
         let result = session.handle_input(now, piece);
         while session.poll_transmit().is_some() {}
-        drain_events(&mut session, &mut streams, &mut out);
+        let accepted = drain_events(&mut session, &mut streams, &mut out);
+        let result = result.and(accepted);
         if let Err(e) = result {
             let text = e.to_string();
             assert!(
@@ -214,7 +215,7 @@ fn replay(input: &[u8], limits: &Limits, mut next_piece: impl FnMut() -> usize) 
     }
     session.close();
     while session.poll_transmit().is_some() {}
-    drain_events(&mut session, &mut streams, &mut out);
+    let _ = drain_events(&mut session, &mut streams, &mut out);
     // Every publish ends in exactly one Unpublished, whatever the path (RTMP-CMD-07).
     assert_eq!(
         out.publishes.len(),
@@ -226,12 +227,23 @@ fn replay(input: &[u8], limits: &Limits, mut next_piece: impl FnMut() -> usize) 
     out
 }
 
-fn drain_events(session: &mut Session, streams: &mut HashMap<u32, Stream>, out: &mut Replay) {
+/// Acts on every event; accepting a publish decodes the input queued behind
+/// it, so it can fail like `handle_input`: the first such error is returned.
+fn drain_events(
+    session: &mut Session,
+    streams: &mut HashMap<u32, Stream>,
+    out: &mut Replay,
+) -> Result<(), SessionError> {
+    let mut first_error = Ok(());
     while let Some(event) = session.poll_event() {
         match event {
             Event::Connected { app, .. } => out.connected.push(app),
             Event::PublishRequested(req) => {
-                session.accept_publish(req.stream_id);
+                if let Err(e) = session.accept_publish(req.stream_id) {
+                    if first_error.is_ok() {
+                        first_error = Err(e);
+                    }
+                }
                 streams.insert(
                     req.stream_id,
                     Stream {
@@ -257,6 +269,7 @@ fn drain_events(session: &mut Session, streams: &mut HashMap<u32, Stream>, out: 
             Event::Unpublished { key, reason, .. } => out.unpublished.push((key, reason)),
         }
     }
+    first_error
 }
 
 fn demux(stream: &mut Stream, kind: MediaKind, ts: u32, payload: Bytes, out: &mut Replay) {
@@ -447,7 +460,6 @@ fn audio_only_capture_gives_ffprobe_counts() {
 /// pending stream is dropped. ffmpeg and OBS wait, so live publishes work;
 /// this replays the capture in one read.
 #[test]
-#[ignore = "weir-rtmp drops media that arrives in the same read as `publish` (reported)"]
 fn pipelined_media_after_publish_is_kept() {
     let mut session = Session::new(SessionConfig::default(), Instant::now());
     let result = session.handle_input(Instant::now(), H264_AAC);
@@ -455,7 +467,7 @@ fn pipelined_media_after_publish_is_kept() {
     let mut media = 0;
     while let Some(event) = session.poll_event() {
         match event {
-            Event::PublishRequested(req) => session.accept_publish(req.stream_id),
+            Event::PublishRequested(req) => session.accept_publish(req.stream_id).unwrap(),
             Event::Media { .. } => media += 1,
             _ => {}
         }

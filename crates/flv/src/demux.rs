@@ -35,7 +35,7 @@ pub struct Frame {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DemuxEvent {
     /// A decoder configuration that differs from the previous one of the track
-    /// (or the first). `changed` is true when it replaces an earlier one.
+    /// (or the first). `changed` is true when an earlier one was reported.
     VideoConfig {
         config: VideoConfig,
         changed: bool,
@@ -55,6 +55,10 @@ pub struct Demuxer {
     timeline: Timeline,
     video: Option<VideoConfig>,
     audio: Option<AudioConfig>,
+    /// Whether a configuration was ever reported for the track: after an
+    /// unsupported codec, a supported one again is still a change for consumers.
+    video_seen: bool,
+    audio_seen: bool,
 }
 
 impl Demuxer {
@@ -63,6 +67,8 @@ impl Demuxer {
             timeline: Timeline::new(config),
             video: None,
             audio: None,
+            video_seen: false,
+            audio_seen: false,
         }
     }
 
@@ -104,7 +110,8 @@ impl Demuxer {
                         ),
                     });
                 }
-                let changed = self.video.is_some();
+                let changed = self.video_seen;
+                self.video_seen = true;
                 self.video = Some(config.clone());
                 Ok(Some(DemuxEvent::VideoConfig { config, changed }))
             }
@@ -155,7 +162,8 @@ impl Demuxer {
                         ),
                     });
                 }
-                let changed = self.audio.is_some();
+                let changed = self.audio_seen;
+                self.audio_seen = true;
                 self.audio = Some(config.clone());
                 Ok(Some(DemuxEvent::AudioConfig { config, changed }))
             }
@@ -396,9 +404,10 @@ mod tests {
         assert!(d.video_config().is_none());
         assert_eq!(d.push_video(66, tag(HIGH31_INTER_FRAME_HEAD)), Ok(None));
         frame(d.push_audio(66, aac_frame(&[0x21])));
-        // AVC again: a configuration without a predecessor.
+        // AVC again: still a change for consumers that packaged the old AVC
+        // configuration (a new init segment and a discontinuity, FLV-SEQ-01).
         let (_, changed) = video_config(d.push_video(100, tag(HIGH31_720P_SEQ)));
-        assert!(!changed);
+        assert!(changed);
         frame(d.push_video(100, tag(HIGH31_KEY_FRAME_HEAD)));
     }
 

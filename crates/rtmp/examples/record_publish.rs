@@ -186,7 +186,9 @@ fn report_events(session: &mut Session, stats: &mut Stats) {
                     req.app, req.key, req.publish_type
                 );
                 stats.publishes += 1;
-                session.accept_publish(req.stream_id);
+                if let Err(e) = session.accept_publish(req.stream_id) {
+                    eprintln!("record_publish: input after publish failed: {e}");
+                }
             }
             Event::Media { kind, .. } => match kind {
                 MediaKind::Audio => stats.audio += 1,

@@ -169,6 +169,9 @@ pub struct Session {
     ack_window: u32,
     streams: BTreeMap<u32, NetStream>,
     next_stream_id: u32,
+    /// Decoding waits for the host's answer to a publish request, so media
+    /// pipelined behind `publish` in the same read is not dropped.
+    awaiting_decision: bool,
 }
 
 impl Session {
@@ -189,6 +192,7 @@ impl Session {
             last_ack: 0,
             streams: BTreeMap::new(),
             next_stream_id: 1,
+            awaiting_decision: false,
         }
     }
 
@@ -265,10 +269,18 @@ impl Session {
         }
         // Bytes after C2 belong to the chunk stream (RTMP-HS-03).
         self.input.extend_from_slice(data);
-        while let Some(msg) = self.decoder.decode(&mut self.input)? {
+        self.maybe_ack();
+        self.process()
+    }
+
+    /// Decode buffered input until it runs out or a publish awaits the host.
+    fn process(&mut self) -> Result<(), SessionError> {
+        while !self.awaiting_decision {
+            let Some(msg) = self.decoder.decode(&mut self.input)? else {
+                break;
+            };
             self.handle_message(msg)?;
         }
-        self.maybe_ack();
         Ok(())
     }
 
@@ -283,10 +295,12 @@ impl Session {
     }
 
     /// Allow a [`PublishRequest`]: StreamBegin then `NetStream.Publish.Start` on
-    /// the stream's msid (RTMP-CMD-05; OBS and ffmpeg wait for it).
-    pub fn accept_publish(&mut self, stream_id: u32) {
+    /// the stream's msid (RTMP-CMD-05; OBS and ffmpeg wait for it). Input that
+    /// arrived behind `publish` is decoded now, so this can fail like
+    /// [`handle_input`](Self::handle_input).
+    pub fn accept_publish(&mut self, stream_id: u32) -> Result<(), SessionError> {
         let Some(NetStream::Pending { key }) = self.streams.get(&stream_id).cloned() else {
-            return;
+            return Ok(());
         };
         self.streams
             .insert(stream_id, NetStream::Publishing { key: key.clone() });
@@ -297,16 +311,37 @@ impl Session {
             &format!("{key} is now published."),
         );
         self.send(csid::STREAM, types::AMF0_COMMAND, stream_id, &body);
+        self.resume()
+    }
+
+    fn resume(&mut self) -> Result<(), SessionError> {
+        if !self
+            .streams
+            .values()
+            .any(|s| matches!(s, NetStream::Pending { .. }))
+        {
+            self.awaiting_decision = false;
+        }
+        if matches!(self.phase, Phase::Closed) {
+            return Ok(());
+        }
+        self.process()
     }
 
     /// Refuse a [`PublishRequest`] with an `onStatus` error such as
     /// `NetStream.Publish.BadName` (RTMP-CMD-06). The host should then close.
-    pub fn reject_publish(&mut self, stream_id: u32, code: &str, description: &str) {
+    pub fn reject_publish(
+        &mut self,
+        stream_id: u32,
+        code: &str,
+        description: &str,
+    ) -> Result<(), SessionError> {
         if let Some(NetStream::Pending { .. }) = self.streams.get(&stream_id) {
             self.streams.insert(stream_id, NetStream::Created);
         }
         let body = command::on_status("error", code, description);
         self.send(csid::STREAM, types::AMF0_COMMAND, stream_id, &body);
+        self.resume()
     }
 
     /// Ask an E-RTMP publisher to reconnect (ERTMP-08), e.g. before a restart.
@@ -688,6 +723,7 @@ impl Session {
             .to_owned();
         self.streams
             .insert(stream_id, NetStream::Pending { key: key.clone() });
+        self.awaiting_decision = true;
         self.events
             .push_back(Event::PublishRequested(PublishRequest {
                 stream_id,

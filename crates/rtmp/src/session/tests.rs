@@ -146,7 +146,7 @@ impl Client {
             ],
         )
         .unwrap();
-        self.session.accept_publish(id);
+        self.session.accept_publish(id).unwrap();
         self.feed(&[]).unwrap();
         id
     }
@@ -299,7 +299,8 @@ fn rejected_publish_gets_bad_name_case_15() {
     .unwrap();
     c.replies();
     c.session
-        .reject_publish(id, "NetStream.Publish.BadName", "cam1 is already live");
+        .reject_publish(id, "NetStream.Publish.BadName", "cam1 is already live")
+        .unwrap();
     c.feed(&[]).unwrap();
     let r: Vec<String> = c.replies().iter().map(describe).collect();
     assert_eq!(r, vec![format!("onStatus:NetStream.Publish.BadName@{id}")]);
