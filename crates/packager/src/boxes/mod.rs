@@ -1,0 +1,1 @@
+//! ISO-BMFF box writers (being written).

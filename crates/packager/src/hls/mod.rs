@@ -1,0 +1,1 @@
+//! HLS playlist writers (being written).

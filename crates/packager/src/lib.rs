@@ -1,0 +1,6 @@
+//! CMAF packaging for Weir: decoder configurations and frames in, init
+//! segments, media segments and playlists out. No I/O, no clocks: time is
+//! always an argument.
+
+pub mod boxes;
+pub mod hls;
