@@ -4,3 +4,4 @@
 
 pub mod boxes;
 pub mod hls;
+pub mod segmenter;

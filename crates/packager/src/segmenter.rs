@@ -1,0 +1,577 @@
+//! Frames → CMAF chunks (parts) grouped into segments.
+//!
+//! One [`TrackSegmenter`] per track turns millisecond frames into samples on
+//! the track's timescale and groups them:
+//! - every sample's duration is the next sample's decode time minus its own,
+//!   so one sample is held back (lookahead) and `tfdt(n+1) = tfdt(n) + Σ
+//!   durations` holds exactly (MP4-SEG-04);
+//! - audio decode times come from sample counts at the sample-rate timescale,
+//!   not from millisecond timestamps (MP4-SEG-10);
+//! - a segment starts on a sync sample (MP4-SEG-07) and is a sequence of
+//!   chunks no longer than the part target, ready for LL-HLS/LL-DASH later.
+//!
+//! Cut decisions belong to the caller ([`TrackSegmenter::push`] takes `cut`):
+//! the stream-level policy cuts video at key frames once the target duration
+//! is reached and cuts audio at the video boundaries (or by duration for
+//! audio-only streams). See [`CutPolicy`].
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// One sample on the track timescale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Decode time in track ticks.
+    pub decode_time: u64,
+    pub duration: u32,
+    /// PTS − DTS in track ticks (negative offsets are legal, trun v1).
+    pub composition_offset: i32,
+    pub is_sync: bool,
+    pub data: Bytes,
+}
+
+/// A CMAF chunk: consecutive samples of one segment (an LL-HLS part).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    /// Segment number within the track, from 0, never reset.
+    pub segment: u64,
+    /// Index of the chunk within its segment.
+    pub index: u32,
+    /// Decode time of the first sample (the fragment's tfdt).
+    pub base_decode_time: u64,
+    pub samples: Vec<Sample>,
+    /// Starts with a sync sample (INDEPENDENT=YES for a part).
+    pub independent: bool,
+}
+
+impl Chunk {
+    pub fn duration(&self) -> u64 {
+        self.samples.iter().map(|s| u64::from(s.duration)).sum()
+    }
+}
+
+/// What [`TrackSegmenter::push`] and [`TrackSegmenter::flush`] produce.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A finished chunk of the current segment.
+    Chunk(Chunk),
+    /// The segment is complete: its chunks were all emitted before.
+    SegmentEnd {
+        segment: u64,
+        base_decode_time: u64,
+        duration: u64,
+        /// The segment follows a discontinuity (reconnect, new configuration).
+        discontinuity: bool,
+    },
+}
+
+/// How a track converts millisecond timestamps into ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timing {
+    /// Decode time = DTS ms × timescale / 1000 (video at 90 kHz: exact).
+    FromTimestamps,
+    /// Decode time advances by `ticks_per_frame` per frame (AAC: 1024, or
+    /// 2048 with SBR); re-anchored on the timestamps only when they drift
+    /// apart by more than `max_drift_ms` (a gap or a clock jump).
+    FrameCount {
+        ticks_per_frame: u32,
+        max_drift_ms: u32,
+    },
+}
+
+#[derive(Debug)]
+struct Pending {
+    decode_time: u64,
+    composition_offset: i32,
+    is_sync: bool,
+    data: Bytes,
+    cut_before: bool,
+    discontinuity: bool,
+}
+
+/// Segments one track.
+#[derive(Debug)]
+pub struct TrackSegmenter {
+    timescale: u32,
+    timing: Timing,
+    part_target: u64,
+    pending: Option<Pending>,
+    /// Samples of the chunk being built.
+    chunk: Vec<Sample>,
+    chunk_index: u32,
+    /// Number of the open segment (or of the next one while none is open).
+    segment: u64,
+    /// Decode time where the open segment starts.
+    segment_start: Option<u64>,
+    segment_discontinuity: bool,
+    /// End (decode time + duration) of the last committed sample.
+    committed_end: u64,
+    started: bool,
+    out: VecDeque<Output>,
+}
+
+impl TrackSegmenter {
+    /// `part_target_ticks`: the longest chunk (LL-HLS PART-TARGET) in track ticks.
+    pub fn new(timescale: u32, timing: Timing, part_target_ticks: u64) -> Self {
+        TrackSegmenter {
+            timescale: timescale.max(1),
+            timing,
+            part_target: part_target_ticks.max(1),
+            pending: None,
+            chunk: Vec::new(),
+            chunk_index: 0,
+            segment: 0,
+            segment_start: None,
+            segment_discontinuity: false,
+            committed_end: 0,
+            started: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    pub fn timescale(&self) -> u32 {
+        self.timescale
+    }
+
+    /// Ticks for a millisecond time on this track's timescale (floor).
+    pub fn ms_to_ticks(&self, ms: i64) -> u64 {
+        let ms = u64::try_from(ms).unwrap_or(0);
+        ms.saturating_mul(u64::from(self.timescale)) / 1000
+    }
+
+    /// Decode time the next pushed frame would get, if known (the end of the
+    /// pending sample's predecessor chain).
+    pub fn next_decode_time(&self) -> Option<u64> {
+        self.pending.as_ref().map(|p| p.decode_time)
+    }
+
+    /// Add a frame. `cut` starts a new segment at this frame (it must be a
+    /// sync sample for video); `discontinuity` marks that segment as following
+    /// a timeline or configuration break.
+    pub fn push(
+        &mut self,
+        dts_ms: i64,
+        pts_ms: i64,
+        is_sync: bool,
+        data: Bytes,
+        cut: bool,
+        discontinuity: bool,
+    ) {
+        let decode_time = self.decode_time_for(dts_ms, discontinuity);
+        let offset_ticks = (pts_ms.saturating_sub(dts_ms) as i128 * i128::from(self.timescale)
+            / 1000)
+            .clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+        let next = Pending {
+            decode_time,
+            composition_offset: offset_ticks,
+            is_sync,
+            data,
+            cut_before: cut || !self.started,
+            discontinuity,
+        };
+        if let Some(prev) = self.pending.replace(next) {
+            // The held sample's duration is now known.
+            let duration = decode_time.saturating_sub(prev.decode_time);
+            self.commit(prev, duration);
+        } else if let Some(p) = self.pending.as_mut() {
+            p.cut_before = true;
+        }
+        self.started = true;
+    }
+
+    /// The stream ended (or the track's configuration changed): close the
+    /// held sample with `last_duration_ticks` and the open segment.
+    pub fn flush(&mut self, last_duration_ticks: u32) {
+        if let Some(p) = self.pending.take() {
+            self.commit(p, u64::from(last_duration_ticks));
+        }
+        self.close_segment();
+    }
+
+    /// Next output, in order.
+    pub fn poll(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    fn decode_time_for(&self, dts_ms: i64, discontinuity: bool) -> u64 {
+        let from_ts = self.ms_to_ticks(dts_ms);
+        let Some(prev) = &self.pending else {
+            return from_ts;
+        };
+        match self.timing {
+            Timing::FromTimestamps => from_ts.max(prev.decode_time),
+            Timing::FrameCount {
+                ticks_per_frame,
+                max_drift_ms,
+            } => {
+                let counted = prev.decode_time + u64::from(ticks_per_frame);
+                let drift_ticks = from_ts.abs_diff(counted);
+                let limit = u64::from(max_drift_ms) * u64::from(self.timescale) / 1000;
+                if discontinuity || drift_ticks > limit {
+                    // A gap or jump in the publisher's clock: follow it, but
+                    // never go backwards.
+                    from_ts.max(counted)
+                } else {
+                    counted
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, p: Pending, duration: u64) {
+        let duration = u32::try_from(duration).unwrap_or(u32::MAX);
+        if p.cut_before || self.segment_start.is_none() {
+            self.close_segment();
+            self.open_segment(p.decode_time, p.discontinuity);
+        }
+        let chunk_len: u64 = self.chunk.iter().map(|s| u64::from(s.duration)).sum();
+        if !self.chunk.is_empty() && chunk_len + u64::from(duration) > self.part_target {
+            self.close_chunk();
+        }
+        self.committed_end = p.decode_time + u64::from(duration);
+        self.chunk.push(Sample {
+            decode_time: p.decode_time,
+            duration,
+            composition_offset: p.composition_offset,
+            is_sync: p.is_sync,
+            data: p.data,
+        });
+    }
+
+    fn open_segment(&mut self, start: u64, discontinuity: bool) {
+        self.segment_start = Some(start);
+        self.segment_discontinuity = discontinuity;
+        self.chunk_index = 0;
+    }
+
+    fn close_chunk(&mut self) {
+        if self.chunk.is_empty() {
+            return;
+        }
+        let samples = std::mem::take(&mut self.chunk);
+        let base = samples.first().map(|s| s.decode_time).unwrap_or_default();
+        let independent = samples.first().is_some_and(|s| s.is_sync);
+        self.out.push_back(Output::Chunk(Chunk {
+            segment: self.segment,
+            index: self.chunk_index,
+            base_decode_time: base,
+            samples,
+            independent,
+        }));
+        self.chunk_index += 1;
+    }
+
+    fn close_segment(&mut self) {
+        self.close_chunk();
+        if let Some(start) = self.segment_start.take() {
+            self.out.push_back(Output::SegmentEnd {
+                segment: self.segment,
+                base_decode_time: start,
+                duration: self.committed_end.saturating_sub(start),
+                discontinuity: self.segment_discontinuity,
+            });
+            self.segment += 1;
+        }
+    }
+}
+
+/// When to start a new segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CutPolicy {
+    /// Configured target segment duration, ms.
+    pub target_ms: i64,
+}
+
+impl CutPolicy {
+    /// Video: cut at a key frame once the open segment has reached the target
+    /// (a GOP longer than the target makes a longer segment; the playlist's
+    /// TARGETDURATION accounts for it, HLS-LIVE-06).
+    pub fn cut_video(&self, segment_start_ms: Option<i64>, dts_ms: i64, keyframe: bool) -> bool {
+        keyframe && segment_start_ms.is_none_or(|s| dts_ms - s >= self.target_ms)
+    }
+
+    /// Audio-only streams: cut by duration.
+    pub fn cut_audio_only(&self, segment_start_ms: Option<i64>, dts_ms: i64) -> bool {
+        segment_start_ms.is_none_or(|s| dts_ms - s >= self.target_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VIDEO_TS: u32 = 90_000;
+
+    fn drain(s: &mut TrackSegmenter) -> Vec<Output> {
+        std::iter::from_fn(|| s.poll()).collect()
+    }
+
+    fn chunks(out: &[Output]) -> Vec<&Chunk> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Chunk(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn segment_ends(out: &[Output]) -> Vec<(u64, u64, u64)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::SegmentEnd {
+                    segment,
+                    base_decode_time,
+                    duration,
+                    ..
+                } => Some((*segment, *base_decode_time, *duration)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// 30 fps with RTMP's millisecond rounding (33/34 ms steps, pitfall 41).
+    fn ms_of_frame(n: i64) -> i64 {
+        (n * 1000 + 15) / 30
+    }
+
+    fn publish_video(frames: i64, gop: i64, target_ms: i64, part_ticks: u64) -> Vec<Output> {
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, part_ticks);
+        let policy = CutPolicy { target_ms };
+        let mut seg_start = None;
+        for n in 0..frames {
+            let dts = ms_of_frame(n);
+            let key = n % gop == 0;
+            let cut = policy.cut_video(seg_start, dts, key);
+            if cut {
+                seg_start = Some(dts);
+            }
+            s.push(
+                dts,
+                dts + 67,
+                key,
+                Bytes::from(vec![n as u8; 10]),
+                cut,
+                false,
+            );
+        }
+        s.flush(3000);
+        drain(&mut s)
+    }
+
+    /// tfdt(n+1) = tfdt(n) + Σ durations over every chunk (MP4-SEG-04).
+    fn assert_continuous(cs: &[&Chunk]) {
+        for w in cs.windows(2) {
+            assert_eq!(
+                w[1].base_decode_time,
+                w[0].base_decode_time + w[0].duration(),
+                "gap between chunk {:?}/{} and {:?}/{}",
+                w[0].segment,
+                w[0].index,
+                w[1].segment,
+                w[1].index
+            );
+        }
+    }
+
+    #[test]
+    fn two_second_gop_gives_two_second_segments_starting_on_keyframes_mp4_seg_07() {
+        let out = publish_video(300, 60, 2000, 90_000 * 2);
+        let ends = segment_ends(&out);
+        assert_eq!(ends.len(), 5);
+        for (i, (seg, base, dur)) in ends.iter().enumerate() {
+            assert_eq!(*seg, i as u64);
+            assert_eq!(*base, i as u64 * 180_000);
+            if i < 4 {
+                assert_eq!(*dur, 180_000, "segment {i}");
+            }
+        }
+        let cs = chunks(&out);
+        assert_continuous(&cs);
+        for c in cs.iter().filter(|c| c.index == 0) {
+            assert!(c.independent && c.samples[0].is_sync);
+        }
+        // Exactly the publisher's key frames are sync samples (pitfall 30).
+        let syncs = cs
+            .iter()
+            .flat_map(|c| &c.samples)
+            .filter(|s| s.is_sync)
+            .count();
+        assert_eq!(syncs, 5);
+        // PTS − DTS of 67 ms at 90 kHz.
+        assert_eq!(cs[0].samples[0].composition_offset, 67 * 90);
+    }
+
+    #[test]
+    fn segments_are_built_from_parts_within_the_part_target() {
+        let part = 45_000; // 0.5 s
+        let out = publish_video(300, 60, 2000, part);
+        let cs = chunks(&out);
+        assert_continuous(&cs);
+        assert!(cs.len() >= 20);
+        for c in &cs {
+            assert!(c.duration() <= part, "{}", c.duration());
+            assert_eq!(c.independent, c.index == 0);
+        }
+        // Parts of a full segment add up to the segment.
+        let per_segment: u64 = cs
+            .iter()
+            .filter(|c| c.segment == 1)
+            .map(|c| c.duration())
+            .sum();
+        assert_eq!(per_segment, 180_000);
+    }
+
+    #[test]
+    fn long_gop_makes_long_segments_never_cut_without_keyframe_hls_live_06() {
+        let out = publish_video(900, 300, 2000, 90_000);
+        let ends = segment_ends(&out);
+        assert_eq!(ends.len(), 3);
+        assert_eq!(ends[0].2, 900_000); // 10 s
+        let cs = chunks(&out);
+        assert_continuous(&cs);
+        for c in cs.iter().filter(|c| c.index == 0) {
+            assert!(c.samples[0].is_sync);
+        }
+    }
+
+    #[test]
+    fn short_gop_cuts_at_the_first_keyframe_past_the_target() {
+        // GOP 0.7 s, target 2 s: segments of 2.1 s (3 GOPs).
+        let out = publish_video(300, 21, 2000, 90_000);
+        let ends = segment_ends(&out);
+        assert_eq!(ends[0].2, ms_of_frame(63) as u64 * 90);
+        assert_continuous(&chunks(&out));
+    }
+
+    #[test]
+    fn audio_decode_time_counts_samples_not_milliseconds_mp4_seg_10() {
+        // AAC at 44.1 kHz: 23.22 ms per frame, timestamps rounded to ms.
+        let mut s = TrackSegmenter::new(
+            44_100,
+            Timing::FrameCount {
+                ticks_per_frame: 1024,
+                max_drift_ms: 50,
+            },
+            44_100,
+        );
+        let policy = CutPolicy { target_ms: 2000 };
+        let mut start = None;
+        for n in 0..400i64 {
+            let dts = (n * 1024 * 1000 + 22_050) / 44_100;
+            let cut = policy.cut_audio_only(start, dts);
+            if cut {
+                start = Some(dts);
+            }
+            s.push(dts, dts, true, Bytes::from_static(&[1, 2]), cut, false);
+        }
+        s.flush(1024);
+        let out = drain(&mut s);
+        let cs = chunks(&out);
+        assert_continuous(&cs);
+        for (i, smp) in cs.iter().flat_map(|c| &c.samples).enumerate() {
+            assert_eq!(smp.decode_time, i as u64 * 1024);
+            assert_eq!(smp.duration, 1024);
+        }
+        assert!(segment_ends(&out).len() >= 4);
+    }
+
+    #[test]
+    fn audio_reanchors_after_a_gap_but_never_goes_back() {
+        let mut s = TrackSegmenter::new(
+            48_000,
+            Timing::FrameCount {
+                ticks_per_frame: 1024,
+                max_drift_ms: 50,
+            },
+            48_000,
+        );
+        for n in 0..10i64 {
+            s.push(
+                n * 21,
+                n * 21,
+                true,
+                Bytes::from_static(&[1]),
+                n == 0,
+                false,
+            );
+        }
+        // One second of silence from the publisher.
+        s.push(1210, 1210, true, Bytes::from_static(&[1]), false, false);
+        s.push(1231, 1231, true, Bytes::from_static(&[1]), false, false);
+        s.flush(1024);
+        let out = drain(&mut s);
+        let samples: Vec<&Sample> = chunks(&out).into_iter().flat_map(|c| &c.samples).collect();
+        assert_eq!(samples[9].decode_time, 9 * 1024);
+        // The sample before the gap stretches to the re-anchored time: continuity holds.
+        assert_eq!(samples[10].decode_time, 1210 * 48);
+        assert_eq!(samples[9].duration as u64, 1210 * 48 - 9 * 1024);
+        assert_eq!(samples[11].decode_time, 1210 * 48 + 1024);
+    }
+
+    #[test]
+    fn negative_composition_offsets_are_kept_mp4_seg_08() {
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, 90_000);
+        s.push(100, 80, true, Bytes::from_static(&[1]), true, false);
+        s.push(133, 133, false, Bytes::from_static(&[1]), false, false);
+        s.flush(3000);
+        let out = drain(&mut s);
+        assert_eq!(chunks(&out)[0].samples[0].composition_offset, -20 * 90);
+    }
+
+    #[test]
+    fn discontinuity_is_reported_on_the_segment_that_follows_it() {
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, 90_000);
+        s.push(0, 0, true, Bytes::from_static(&[1]), true, false);
+        s.push(33, 33, false, Bytes::from_static(&[1]), false, false);
+        s.push(67, 67, true, Bytes::from_static(&[1]), true, true);
+        s.flush(3000);
+        let out = drain(&mut s);
+        let flags: Vec<bool> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::SegmentEnd { discontinuity, .. } => Some(*discontinuity),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flags, vec![false, true]);
+    }
+
+    proptest! {
+        /// Whatever the frame timing, chunks are continuous, never exceed the
+        /// part target unless one sample alone does, and every segment
+        /// starts with a key frame when cuts are only requested on key frames.
+        #[test]
+        fn chunks_are_continuous_and_segments_start_on_keyframes(
+            steps in proptest::collection::vec((0i64..200, any::<bool>(), -100i64..200), 1..300),
+            target_ms in 500i64..4000,
+            part_ms in 100u64..2000,
+        ) {
+            let part = part_ms * 90;
+            let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, part);
+            let policy = CutPolicy { target_ms };
+            let mut dts = 1_000_000i64;
+            let mut start = None;
+            for (i, (step, key, cto)) in steps.iter().enumerate() {
+                dts += step;
+                let key = *key || i == 0;
+                let cut = policy.cut_video(start, dts, key);
+                if cut { start = Some(dts); }
+                s.push(dts, dts + cto, key, Bytes::from_static(&[0]), cut, false);
+            }
+            s.flush(3000);
+            let out = drain(&mut s);
+            let cs = chunks(&out);
+            for w in cs.windows(2) {
+                prop_assert_eq!(w[1].base_decode_time, w[0].base_decode_time + w[0].duration());
+            }
+            for c in &cs {
+                prop_assert!(c.duration() <= part || c.samples.len() == 1);
+                if c.index == 0 { prop_assert!(c.samples[0].is_sync); }
+            }
+            let total: usize = cs.iter().map(|c| c.samples.len()).sum();
+            prop_assert_eq!(total, steps.len());
+        }
+    }
+}
