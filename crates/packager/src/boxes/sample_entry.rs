@@ -1,0 +1,150 @@
+//! Sample entries for `stsd` (MP4-INIT-03): `avc1` (+`avcC`, `colr`,
+//! `pasp`) and `mp4a` (+`esds`).
+//!
+//! No `btrt`: CMAF recommends it, but an init segment is written from the
+//! sequence header, before any bitrate is known, and made-up numbers would
+//! be worse than none.
+
+use weir_flv::{AacConfig, AvcConfig};
+
+use super::writer::{BoxError, BoxWriter};
+
+/// The start of every SampleEntry: 6 reserved bytes and
+/// data_reference_index 1 (the `url ` entry in `dref`).
+fn write_sample_entry_header(w: &mut BoxWriter) {
+    w.zeros(6);
+    w.u16(1);
+}
+
+/// `avc1` VisualSampleEntry with `avcC` verbatim, `colr` (when the SPS has a
+/// colour description) and `pasp` (SAR, or 1:1).
+pub(crate) fn write_avc1(w: &mut BoxWriter, avc: &AvcConfig) -> Result<(), BoxError> {
+    let sps = &avc.sps_info;
+    let width = u16::try_from(sps.width).map_err(|_| BoxError::ValueOutOfRange {
+        what: "avc1 width",
+        value: u64::from(sps.width),
+    })?;
+    let height = u16::try_from(sps.height).map_err(|_| BoxError::ValueOutOfRange {
+        what: "avc1 height",
+        value: u64::from(sps.height),
+    })?;
+    w.write_box(b"avc1", |w| {
+        write_sample_entry_header(w);
+        w.u16(0); // pre_defined
+        w.u16(0); // reserved
+        w.zeros(3 * 4); // pre_defined
+        w.u16(width);
+        w.u16(height);
+        w.u32(0x0048_0000); // horizresolution 72 dpi
+        w.u32(0x0048_0000); // vertresolution 72 dpi
+        w.u32(0); // reserved
+        w.u16(1); // frame_count
+        w.zeros(32); // compressorname: empty Pascal string
+        w.u16(0x0018); // depth
+        w.i16(-1); // pre_defined
+        w.write_box(b"avcC", |w| {
+            w.bytes(&avc.record);
+            Ok(())
+        })?;
+        if let Some(colour) = sps.colour {
+            w.write_box(b"colr", |w| {
+                w.bytes(b"nclx");
+                w.u16(u16::from(colour.colour_primaries));
+                w.u16(u16::from(colour.transfer_characteristics));
+                w.u16(u16::from(colour.matrix_coefficients));
+                w.u8(if colour.full_range { 0x80 } else { 0 }); // full_range_flag + 7 reserved bits
+                Ok(())
+            })?;
+        }
+        let (h_spacing, v_spacing) = sps.sar.unwrap_or((1, 1));
+        w.write_box(b"pasp", |w| {
+            w.u32(u32::from(h_spacing));
+            w.u32(u32::from(v_spacing));
+            Ok(())
+        })
+    })
+}
+
+/// `mp4a` channelcount: the ASC's output channel count (2 for parametric
+/// stereo). A layout given by a program_config_element (count 0 in
+/// [`AacConfig::channels`]) is written as 2, the field's template value;
+/// decoders take the real layout from the ASC.
+fn mp4a_channel_count(aac: &AacConfig) -> u16 {
+    match aac.channels {
+        0 => 2,
+        n => u16::from(n),
+    }
+}
+
+/// `mp4a` samplerate (the integer part of a 16.16 field): the output rate.
+/// Rates above 65535 Hz (88.2/96 kHz) do not fit; they are halved until
+/// they do, the integer division of the true rate that ISO/IEC 14496-12
+/// §12.2.3 allows. An AAC decoder reads the real rate from the ASC.
+pub fn mp4a_sample_rate(aac: &AacConfig) -> u16 {
+    let mut rate = aac.sample_rate;
+    loop {
+        if let Ok(rate) = u16::try_from(rate) {
+            return rate;
+        }
+        rate /= 2;
+    }
+}
+
+/// ES_Descriptor tag (ISO/IEC 14496-1 §7.2.6.5).
+const ES_DESCR_TAG: u8 = 0x03;
+/// DecoderConfigDescriptor tag (§7.2.6.6).
+const DECODER_CONFIG_DESCR_TAG: u8 = 0x04;
+/// DecoderSpecificInfo tag (§7.2.6.7).
+const DEC_SPECIFIC_INFO_TAG: u8 = 0x05;
+/// SLConfigDescriptor tag (§7.3.2.3).
+const SL_CONFIG_DESCR_TAG: u8 = 0x06;
+/// objectTypeIndication: Audio ISO/IEC 14496-3 (AAC and its extensions).
+const OTI_MPEG4_AUDIO: u8 = 0x40;
+/// streamType 5 (AudioStream) << 2 | upStream 0 << 1 | reserved 1.
+const STREAM_TYPE_AUDIO_BYTE: u8 = 0x05 << 2 | 0x01;
+/// SLConfigDescriptor predefined = 2: the value reserved for MP4 files.
+const SL_PREDEFINED_MP4: u8 = 0x02;
+
+/// `mp4a` AudioSampleEntry with an `esds` whose DecoderSpecificInfo is the
+/// AudioSpecificConfig verbatim.
+pub(crate) fn write_mp4a(w: &mut BoxWriter, aac: &AacConfig) -> Result<(), BoxError> {
+    w.write_box(b"mp4a", |w| {
+        write_sample_entry_header(w);
+        w.zeros(2 * 4); // reserved
+        w.u16(mp4a_channel_count(aac));
+        w.u16(16); // samplesize
+        w.u16(0); // pre_defined
+        w.u16(0); // reserved
+        w.u16(mp4a_sample_rate(aac));
+        w.u16(0); // fractional part of the 16.16 rate
+        write_esds(w, aac)
+    })
+}
+
+/// `esds`: ES_Descriptor → DecoderConfigDescriptor (OTI 0x40, audio) →
+/// DecoderSpecificInfo (the ASC), then SLConfigDescriptor (predefined 2).
+/// Buffer size and bitrates are 0: unknown when the init segment is made.
+fn write_esds(w: &mut BoxWriter, aac: &AacConfig) -> Result<(), BoxError> {
+    w.write_full_box(b"esds", 0, 0, |w| {
+        w.write_descriptor(ES_DESCR_TAG, |w| {
+            // ES_ID 0: in an MP4 file the stream is identified by its track.
+            w.u16(0);
+            w.u8(0); // streamDependenceFlag, URL_Flag, OCRstreamFlag, streamPriority
+            w.write_descriptor(DECODER_CONFIG_DESCR_TAG, |w| {
+                w.u8(OTI_MPEG4_AUDIO);
+                w.u8(STREAM_TYPE_AUDIO_BYTE);
+                w.u24(0)?; // bufferSizeDB
+                w.u32(0); // maxBitrate
+                w.u32(0); // avgBitrate
+                w.write_descriptor(DEC_SPECIFIC_INFO_TAG, |w| {
+                    w.bytes(&aac.record);
+                    Ok(())
+                })
+            })?;
+            w.write_descriptor(SL_CONFIG_DESCR_TAG, |w| {
+                w.u8(SL_PREDEFINED_MP4);
+                Ok(())
+            })
+        })
+    })
+}
