@@ -43,6 +43,15 @@ pub struct Cli {
     #[arg(long, env = "WEIR_MAX_TIMESTAMP_JUMP_MS", default_value_t = 5_000)]
     pub max_timestamp_jump_ms: u64,
 
+    /// Target segment duration in seconds (segments start on key frames, so a
+    /// longer GOP makes longer segments).
+    #[arg(long, env = "WEIR_SEGMENT_DURATION", default_value_t = 2.0, value_parser = parse_secs)]
+    pub segment_duration: f64,
+
+    /// Segments listed in each live media playlist.
+    #[arg(long, env = "WEIR_PLAYLIST_WINDOW", default_value_t = 6)]
+    pub playlist_window: usize,
+
     /// Log format: "text" or "json".
     #[arg(long, env = "WEIR_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -65,6 +74,14 @@ fn parse_secs(s: &str) -> Result<f64, String> {
 impl Cli {
     pub fn grace(&self) -> Duration {
         Duration::from_secs_f64(self.grace_period)
+    }
+
+    pub fn packager(&self) -> weir_packager::stream::PackagerConfig {
+        weir_packager::stream::PackagerConfig {
+            target_duration: Duration::from_secs_f64(self.segment_duration.max(0.5)),
+            window: self.playlist_window.max(3),
+            ..Default::default()
+        }
     }
 
     pub fn limits(&self) -> weir_rtmp::Limits {

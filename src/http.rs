@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue};
-use axum::response::IntoResponse;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -22,6 +24,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/streams", get(streams))
+        .route("/{app}/{key}/{*file}", get(stream_file))
         .layer(CorsLayer::permissive())
         .with_state(state)
 }
@@ -41,4 +44,118 @@ async fn streams(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
         Json(Streams { streams }),
     )
+}
+
+/// Playlists change every segment: a cache may hold one for at most half a
+/// target duration (checklist case 43; pitfall 26).
+const PLAYLIST_CACHE: &str = "public, max-age=1";
+/// Segments and init segments never change under their URI.
+const MEDIA_CACHE: &str = "public, max-age=31536000, immutable";
+/// A missing file may appear a moment later (the next segment).
+const MISSING_CACHE: &str = "no-cache";
+
+async fn stream_file(
+    State(state): State<AppState>,
+    Path((app, key, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(stream) = state.registry.lookup(&app, &key) else {
+        return not_found();
+    };
+    if file.ends_with(".m3u8") {
+        return match stream.output.playlist(&file) {
+            Some(text) => (
+                [
+                    (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+                    (header::CACHE_CONTROL, PLAYLIST_CACHE),
+                ],
+                text,
+            )
+                .into_response(),
+            None => not_found(),
+        };
+    }
+    let Some(f) = stream.output.get(&file, Instant::now()) else {
+        return not_found();
+    };
+    let len = f.bytes.len();
+    let base = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(f.content_type),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static(MEDIA_CACHE)),
+        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+    ];
+    match headers
+        .get(header::RANGE)
+        .map(|r| parse_range(r.as_bytes(), len))
+    {
+        None => (base, f.bytes).into_response(),
+        Some(Some((start, end))) => {
+            let range = format!("bytes {start}-{end}/{len}");
+            let mut resp = (
+                StatusCode::PARTIAL_CONTENT,
+                base,
+                f.bytes.slice(start..end + 1),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&range) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+        Some(None) => {
+            let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+    }
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CACHE_CONTROL, MISSING_CACHE)],
+        "not found",
+    )
+        .into_response()
+}
+
+/// One `bytes=a-b`, `a-` or `-n` range → inclusive bounds; `None` if unsatisfiable.
+fn parse_range(value: &[u8], len: usize) -> Option<(usize, usize)> {
+    let s = std::str::from_utf8(value).ok()?.trim();
+    let spec = s.strip_prefix("bytes=")?;
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: usize = n.parse().ok()?;
+            (len.saturating_sub(n), len - 1)
+        }
+        (a, "") => (a.parse().ok()?, len - 1),
+        (a, b) => (a.parse().ok()?, b.parse::<usize>().ok()?.min(len - 1)),
+    };
+    (start <= end && start < len).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(b"bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(parse_range(b"bytes=900-", 1000), Some((900, 999)));
+        assert_eq!(parse_range(b"bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(parse_range(b"bytes=0-5000", 1000), Some((0, 999)));
+        assert_eq!(parse_range(b"bytes=1000-", 1000), None);
+        assert_eq!(parse_range(b"bytes=5-1", 1000), None);
+        assert_eq!(parse_range(b"items=0-1", 1000), None);
+        assert_eq!(parse_range(b"bytes=0-1,5-6", 1000), None);
+    }
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, info_span, warn, Instrument};
-use weir_rtmp::{Event, Session, SessionConfig, SessionError};
+use weir_rtmp::{Event, Session, SessionConfig, SessionError, UnpublishReason};
 
 use crate::registry::Registry;
 use crate::stream::Stream;
@@ -231,7 +231,10 @@ impl Connection {
                     {
                         let p = self.publishing.swap_remove(i);
                         info!(?reason, "unpublished");
-                        self.ingest.registry.release(&p.stream, p.generation);
+                        let graceful = reason != UnpublishReason::ConnectionClosed;
+                        self.ingest
+                            .registry
+                            .release(&p.stream, p.generation, graceful);
                     }
                 }
             }

@@ -3,6 +3,8 @@
 mod config;
 mod http;
 mod ingest;
+mod output;
+mod packaging;
 mod registry;
 mod stream;
 
@@ -55,7 +57,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let timeline = weir_flv::timeline::TimelineConfig {
         max_jump_ms: cli.max_timestamp_jump_ms,
     };
-    let registry = registry::Registry::new(cli.grace(), timeline);
+    let registry = registry::Registry::new(cli.grace(), timeline, cli.packager());
     let rtmp = TcpListener::bind(cli.rtmp_listen)
         .await
         .map_err(|e| format!("cannot listen for RTMP on {}: {e}", cli.rtmp_listen))?;

@@ -9,6 +9,9 @@ use tracing::info;
 use weir_flv::timeline::TimelineConfig;
 use weir_flv::Demuxer;
 
+use weir_packager::stream::PackagerConfig;
+
+use crate::packaging;
 use crate::stream::{Status, Stream};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -19,16 +22,24 @@ pub enum ClaimError {
 
 pub struct Registry {
     streams: Mutex<HashMap<(String, String), Arc<Stream>>>,
+    /// Streams that ended, kept so their last playlists and segments stay
+    /// fetchable for `availability` (HLS-LIVE-09), then freed.
+    finished: Mutex<HashMap<(String, String), Arc<Stream>>>,
     grace: Duration,
+    availability: Duration,
     timeline: TimelineConfig,
+    packager: PackagerConfig,
 }
 
 impl Registry {
-    pub fn new(grace: Duration, timeline: TimelineConfig) -> Arc<Self> {
+    pub fn new(grace: Duration, timeline: TimelineConfig, packager: PackagerConfig) -> Arc<Self> {
         Arc::new(Registry {
             streams: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashMap::new()),
             grace,
+            availability: Duration::from_secs(60),
             timeline,
+            packager,
         })
     }
 
@@ -47,7 +58,7 @@ impl Registry {
     ) -> Result<(Arc<Stream>, u64), ClaimError> {
         let mut map = self.map();
         let id = (app.to_owned(), key.to_owned());
-        if let Some(existing) = map.get(&id) {
+        if let Some(existing) = map.get(&id).filter(|s| !s.is_finished()) {
             if existing.status() == Status::Live {
                 return Err(ClaimError::AlreadyLive {
                     app: app.to_owned(),
@@ -68,18 +79,26 @@ impl Registry {
             Demuxer::new(self.timeline.clone()),
         ));
         map.insert(id, stream.clone());
+        // Subscribe the packager before any frame can be sent.
+        packaging::spawn(&stream, self.packager.clone());
         stream.started();
         info!(app, key, "stream live");
         Ok((stream, 0))
     }
 
-    /// The publisher of `stream` (generation `generation`) left. After the grace
-    /// period the stream is removed unless a publisher resumed it.
-    pub fn release(self: &Arc<Self>, stream: &Arc<Stream>, generation: u64) {
+    /// The publisher of `stream` (generation `generation`) left. A graceful
+    /// unpublish ends the stream at once (ENDLIST, checklist case 17); a
+    /// dropped connection leaves the grace period for a reconnect to resume it
+    /// (HLS-LIVE-08). Either way it stays listed as ended until the grace
+    /// period is over.
+    pub fn release(self: &Arc<Self>, stream: &Arc<Stream>, generation: u64, graceful: bool) {
         if stream.generation() != generation || stream.status() != Status::Live {
             return;
         }
         stream.publisher_left(Instant::now());
+        if graceful {
+            stream.finish();
+        }
         let registry = self.clone();
         let stream = stream.clone();
         let grace = self.grace;
@@ -89,7 +108,7 @@ impl Registry {
         });
     }
 
-    fn expire(&self, stream: &Arc<Stream>, generation: u64) {
+    fn expire(self: &Arc<Self>, stream: &Arc<Stream>, generation: u64) {
         let mut map = self.map();
         if stream.generation() == generation && stream.status() == Status::Ended {
             let id = (stream.app.clone(), stream.key.clone());
@@ -97,8 +116,33 @@ impl Registry {
                 map.remove(&id);
                 stream.finish();
                 info!(app = %stream.app, key = %stream.key, "stream ended");
+                self.finished_map().insert(id.clone(), stream.clone());
+                let registry = self.clone();
+                let stream = stream.clone();
+                let keep = self.availability;
+                tokio::spawn(async move {
+                    tokio::time::sleep(keep).await;
+                    let mut f = registry.finished_map();
+                    if f.get(&id).is_some_and(|s| Arc::ptr_eq(s, &stream)) {
+                        f.remove(&id);
+                    }
+                });
             }
         }
+    }
+
+    fn finished_map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Stream>>> {
+        self.finished.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stream whose files HTTP serves under `app/key`: the listed one, or
+    /// one that ended recently.
+    pub fn lookup(&self, app: &str, key: &str) -> Option<Arc<Stream>> {
+        let id = (app.to_owned(), key.to_owned());
+        if let Some(s) = self.map().get(&id) {
+            return Some(s.clone());
+        }
+        self.finished_map().get(&id).cloned()
     }
 
     pub fn list(&self) -> Vec<Arc<Stream>> {

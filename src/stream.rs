@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -11,6 +12,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
 use weir_rtmp::MediaKind;
+
+use crate::output::Output;
 
 /// Frames and lifecycle changes, in publish order, for consumers (the packager).
 /// A consumer that falls behind loses events (`RecvError::Lagged`); it never
@@ -39,6 +42,10 @@ const BITRATE_WINDOW_MS: i64 = 5_000;
 pub struct Stream {
     pub app: String,
     pub key: String,
+    /// Segments and playlists HTTP serves for this stream.
+    pub output: Arc<Output>,
+    /// The stream ended for good (ENDLIST); a later publisher starts a new one.
+    finished: AtomicBool,
     state: Mutex<State>,
     events: broadcast::Sender<StreamEvent>,
 }
@@ -134,6 +141,8 @@ impl Stream {
         Stream {
             app,
             key,
+            output: Arc::new(Output::default()),
+            finished: AtomicBool::new(false),
             state: Mutex::new(State {
                 demuxer,
                 status: Status::Live,
@@ -171,7 +180,7 @@ impl Stream {
         self.state().generation
     }
 
-    /// A publisher takes over an ended stream within the grace period.
+    /// A publisher takes over a stream that lost its publisher within the grace period.
     /// Returns the new generation.
     pub fn resume(&self, publisher: SocketAddr) -> u64 {
         let mut s = self.state();
@@ -205,8 +214,15 @@ impl Stream {
         g
     }
 
+    /// End the stream for good (once): playlists get ENDLIST.
     pub fn finish(&self) {
-        let _ = self.events.send(StreamEvent::Ended);
+        if !self.finished.swap(true, Ordering::AcqRel) {
+            let _ = self.events.send(StreamEvent::Ended);
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     pub fn set_error(&self, error: String) {

@@ -4,4 +4,6 @@
 
 pub mod boxes;
 pub mod hls;
+pub mod playlists;
 pub mod segmenter;
+pub mod stream;

@@ -1,0 +1,642 @@
+//! One stream's packaging state: demuxed frames in, init segments, media
+//! segments and the live window of each track out.
+//!
+//! Time is an argument: every call takes the wall-clock `now`, used only to
+//! stamp segments (PROGRAM-DATE-TIME) and never to decide anything.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
+
+use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
+use crate::segmenter::{Chunk, CutPolicy, Output, Timing, TrackSegmenter};
+
+/// Packaging settings.
+#[derive(Clone, Debug)]
+pub struct PackagerConfig {
+    /// Target segment duration; a longer GOP makes longer segments (HLS-LIVE-06).
+    pub target_duration: Duration,
+    /// Longest CMAF chunk (future LL-HLS part target).
+    pub part_target: Duration,
+    /// Segments listed in each media playlist.
+    pub window: usize,
+}
+
+impl Default for PackagerConfig {
+    fn default() -> Self {
+        PackagerConfig {
+            target_duration: Duration::from_secs(2),
+            part_target: Duration::from_millis(500),
+            window: 6,
+        }
+    }
+}
+
+/// A finished media segment of one track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Media sequence number, per track, never reset (HLS-LIVE-08).
+    pub number: u64,
+    /// URI relative to the stream directory, e.g. `video/seg-12.m4s`.
+    pub uri: String,
+    pub init_uri: String,
+    pub base_decode_time: u64,
+    /// Duration in track ticks.
+    pub duration: u64,
+    pub timescale: u32,
+    /// First segment after a reconnect, a timeline jump or a new configuration.
+    pub discontinuity: bool,
+    pub program_date_time: SystemTime,
+    pub size: usize,
+}
+
+impl SegmentInfo {
+    pub fn duration_secs(&self) -> f64 {
+        self.duration as f64 / f64::from(self.timescale.max(1))
+    }
+}
+
+/// What the host must act on: store the bytes under the URI, refresh playlists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PackagerEvent {
+    Init {
+        track: TrackKind,
+        uri: String,
+        bytes: Bytes,
+    },
+    Segment {
+        track: TrackKind,
+        info: SegmentInfo,
+        bytes: Bytes,
+    },
+    /// The segment left the live window (keep it fetchable for its availability time).
+    Removed { track: TrackKind, uri: String },
+}
+
+/// Per-track live state exposed to playlist writers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackView {
+    pub kind: TrackKind,
+    pub codec: String,
+    pub init_uri: String,
+    pub segments: Vec<SegmentInfo>,
+    /// Number of the first listed segment (EXT-X-MEDIA-SEQUENCE).
+    pub media_sequence: u64,
+    /// Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE).
+    pub discontinuity_sequence: u64,
+    /// Peak and average bits per second over the segments made so far.
+    pub peak_bitrate: u64,
+    pub average_bitrate: u64,
+    pub video: Option<VideoParams>,
+    pub audio: Option<AudioParams>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoParams {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: Option<f64>,
+}
+
+impl Eq for VideoParams {}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioParams {
+    pub sample_rate: u32,
+    pub channels: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackagerError {
+    #[error("writing boxes: {0}")]
+    Box(#[from] BoxError),
+}
+
+struct Track {
+    kind: TrackKind,
+    track_id: u32,
+    timescale: u32,
+    /// Ticks of one frame, used to close the last sample at a flush.
+    default_duration: u32,
+    seg: TrackSegmenter,
+    codec: String,
+    init_version: u32,
+    init_uri: String,
+    record: Bytes,
+    video: Option<VideoParams>,
+    audio: Option<AudioParams>,
+    /// Fragments of the open segment.
+    open: BytesMut,
+    open_first_dts: Option<u64>,
+    next_number: u64,
+    fragment_sequence: u32,
+    window: VecDeque<SegmentInfo>,
+    discontinuity_sequence: u64,
+    pending_discontinuity: bool,
+    peak_bitrate: u64,
+    total_bytes: u64,
+    total_ticks: u64,
+    /// Video: DTS steps for a frame-rate estimate (pitfall 41).
+    step_sum_ms: i64,
+    steps: u64,
+    last_dts_ms: Option<i64>,
+}
+
+/// Packages one stream. Feed it the demuxer's events in order.
+pub struct StreamPackager {
+    config: PackagerConfig,
+    video: Option<Track>,
+    audio: Option<Track>,
+    policy: CutPolicy,
+    video_segment_start_ms: Option<i64>,
+    audio_segment_start_ms: Option<i64>,
+    /// Video cut points not yet applied to audio (ms).
+    audio_cuts: VecDeque<i64>,
+    /// Wall clock ↔ media time anchor for PROGRAM-DATE-TIME.
+    anchor: Option<(SystemTime, i64)>,
+    /// Video has produced its first key frame: earlier audio is dropped so
+    /// both tracks start together (pitfall 24).
+    video_started: bool,
+    events: VecDeque<PackagerEvent>,
+    ended: bool,
+    /// TARGETDURATION shared by the media playlists, fixed when they are first
+    /// published (HLS-PL-02, HLS-MV-02).
+    target_duration: Option<u32>,
+    target_raised: bool,
+}
+
+/// Segments a media playlist needs before it is served (HLS-LIVE-07).
+pub const MIN_SEGMENTS: usize = 2;
+
+impl StreamPackager {
+    pub fn new(config: PackagerConfig) -> Self {
+        let policy = CutPolicy {
+            target_ms: i64::try_from(config.target_duration.as_millis()).unwrap_or(2000),
+        };
+        StreamPackager {
+            config,
+            video: None,
+            audio: None,
+            policy,
+            video_segment_start_ms: None,
+            audio_segment_start_ms: None,
+            audio_cuts: VecDeque::new(),
+            anchor: None,
+            video_started: false,
+            events: VecDeque::new(),
+            ended: false,
+            target_duration: None,
+            target_raised: false,
+        }
+    }
+
+    /// Whether a GOP longer than the published TARGETDURATION forced it up
+    /// (the host logs it, naming the encoder's GOP).
+    pub fn target_raised(&self) -> bool {
+        self.target_raised
+    }
+
+    /// The TARGETDURATION of the media playlists, once they can be served:
+    /// every track has [`MIN_SEGMENTS`] segments (or the stream ended). It is
+    /// the configured target or the longest segment seen by then, rounded, and
+    /// does not change afterwards — unless a later GOP is longer still, where
+    /// Weir raises it rather than list an EXTINF above it (HLS-LIVE-06 option
+    /// b, as gohlslib and Wowza do); [`target_raised`](Self::target_raised) reports that.
+    pub fn target_duration(&mut self) -> Option<u32> {
+        let tracks: Vec<&Track> = [self.video.as_ref(), self.audio.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if tracks.is_empty() {
+            return None;
+        }
+        let longest = tracks
+            .iter()
+            .flat_map(|t| t.window.iter())
+            .map(|s| ((s.duration_secs() + 0.5).floor()) as u32)
+            .max()
+            .unwrap_or(0);
+        match self.target_duration {
+            Some(t) if longest > t => {
+                self.target_raised = true;
+                self.target_duration = Some(longest);
+            }
+            Some(_) => {}
+            None => {
+                let ready = tracks.iter().all(|t| {
+                    t.window.len() >= MIN_SEGMENTS || (self.ended && !t.window.is_empty())
+                });
+                if ready {
+                    let configured = self.config.target_duration.as_secs_f64().ceil() as u32;
+                    self.target_duration = Some(configured.max(longest).max(1));
+                }
+            }
+        }
+        self.target_duration
+    }
+
+    pub fn poll_event(&mut self) -> Option<PackagerEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    pub fn track(&self, kind: TrackKind) -> Option<TrackView> {
+        let t = match kind {
+            TrackKind::Video => self.video.as_ref(),
+            TrackKind::Audio => self.audio.as_ref(),
+        }?;
+        Some(TrackView {
+            kind,
+            codec: t.codec.clone(),
+            init_uri: t.init_uri.clone(),
+            segments: t.window.iter().cloned().collect(),
+            media_sequence: t.window.front().map_or(t.next_number, |s| s.number),
+            discontinuity_sequence: t.discontinuity_sequence,
+            peak_bitrate: t.peak_bitrate,
+            average_bitrate: if t.total_ticks > 0 {
+                (t.total_bytes as f64 * 8.0 * f64::from(t.timescale) / t.total_ticks as f64) as u64
+            } else {
+                0
+            },
+            video: t.video.clone().map(|mut v| {
+                if t.steps >= 10 && t.step_sum_ms > 0 {
+                    let fps = t.steps as f64 * 1000.0 / t.step_sum_ms as f64;
+                    v.frame_rate = Some((fps * 1000.0).round() / 1000.0);
+                }
+                v
+            }),
+            audio: t.audio.clone(),
+        })
+    }
+
+    /// The publisher reconnected within the grace period: the next segment of
+    /// each track starts after a discontinuity (HLS-LIVE-08).
+    pub fn reconnect(&mut self) {
+        for t in [self.video.as_mut(), self.audio.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            t.pending_discontinuity = true;
+        }
+        self.video_started = false;
+        self.anchor = None;
+    }
+
+    /// The stream is over: close the open segments.
+    pub fn end(&mut self) -> Result<(), PackagerError> {
+        for kind in [TrackKind::Video, TrackKind::Audio] {
+            if let Some(t) = self.track_mut(kind) {
+                let d = t.default_duration;
+                t.seg.flush(d);
+            }
+            self.drain_track(kind)?;
+        }
+        self.ended = true;
+        Ok(())
+    }
+
+    fn track_mut(&mut self, kind: TrackKind) -> Option<&mut Track> {
+        match kind {
+            TrackKind::Video => self.video.as_mut(),
+            TrackKind::Audio => self.audio.as_mut(),
+        }
+    }
+
+    pub fn push(&mut self, event: &DemuxEvent, now: SystemTime) -> Result<(), PackagerError> {
+        match event {
+            DemuxEvent::VideoConfig { config, .. } => {
+                if let VideoConfig::Avc(avc) = config {
+                    let init = boxes::video_init(1, avc)?;
+                    let params = VideoParams {
+                        width: avc.sps_info.width,
+                        height: avc.sps_info.height,
+                        frame_rate: avc
+                            .sps_info
+                            .frame_rate
+                            .filter(|(_, d)| *d > 0)
+                            .map(|(n, d)| f64::from(n) / f64::from(d)),
+                    };
+                    let timescale = boxes::VIDEO_TIMESCALE;
+                    self.new_config(
+                        TrackKind::Video,
+                        timescale,
+                        timescale / 30,
+                        Timing::FromTimestamps,
+                        config.codec_string().unwrap_or_default(),
+                        avc.record.clone(),
+                        init,
+                        Some(params),
+                        None,
+                    )?;
+                    self.video_started = false;
+                }
+            }
+            DemuxEvent::AudioConfig { config, .. } => {
+                if let AudioConfig::Aac(aac) = config {
+                    self.new_audio(aac)?;
+                }
+            }
+            DemuxEvent::Frame(frame) => self.frame(frame, now)?,
+            DemuxEvent::EndOfSequence(_) => {}
+        }
+        Ok(())
+    }
+
+    fn new_audio(&mut self, aac: &AacConfig) -> Result<(), PackagerError> {
+        let init = boxes::audio_init(2, aac)?;
+        let timescale = boxes::audio_timescale(aac);
+        let ticks = boxes::audio_frame_ticks(aac);
+        self.new_config(
+            TrackKind::Audio,
+            timescale,
+            ticks,
+            Timing::FrameCount {
+                ticks_per_frame: ticks,
+                max_drift_ms: 100,
+            },
+            aac.codec_string(),
+            aac.record.clone(),
+            init,
+            None,
+            Some(AudioParams {
+                sample_rate: aac.sample_rate,
+                channels: aac.channels,
+            }),
+        )
+    }
+
+    /// A first or changed decoder configuration (FLV-SEQ-01): close the open
+    /// segment, publish a new init version, mark a discontinuity.
+    #[allow(clippy::too_many_arguments)]
+    fn new_config(
+        &mut self,
+        kind: TrackKind,
+        timescale: u32,
+        default_duration: u32,
+        timing: Timing,
+        codec: String,
+        record: Bytes,
+        init: Bytes,
+        video: Option<VideoParams>,
+        audio: Option<AudioParams>,
+    ) -> Result<(), PackagerError> {
+        let part_ticks = (self.config.part_target.as_millis() as u64)
+            .saturating_mul(u64::from(timescale))
+            / 1000;
+        let prefix = track_dir(kind);
+        let existing = self.track_mut(kind);
+        if let Some(t) = existing {
+            if t.record == record {
+                return Ok(());
+            }
+            t.seg.flush(t.default_duration);
+        }
+        self.drain_track(kind)?;
+        let (version, next_number, window, disc_seq, fragment_sequence) = match self.track_mut(kind)
+        {
+            Some(t) => (
+                t.init_version + 1,
+                t.next_number,
+                std::mem::take(&mut t.window),
+                t.discontinuity_sequence,
+                t.fragment_sequence,
+            ),
+            None => (1, 0, VecDeque::new(), 0, 1),
+        };
+        let init_uri = format!("{prefix}/init-v{version}.mp4");
+        self.events.push_back(PackagerEvent::Init {
+            track: kind,
+            uri: init_uri.clone(),
+            bytes: init,
+        });
+        let track = Track {
+            kind,
+            track_id: if kind == TrackKind::Video { 1 } else { 2 },
+            timescale,
+            default_duration,
+            seg: TrackSegmenter::new(timescale, timing, part_ticks.max(1)),
+            codec,
+            init_version: version,
+            init_uri,
+            record,
+            video,
+            audio,
+            open: BytesMut::new(),
+            open_first_dts: None,
+            next_number,
+            fragment_sequence,
+            window,
+            discontinuity_sequence: disc_seq,
+            pending_discontinuity: version > 1,
+            peak_bitrate: 0,
+            total_bytes: 0,
+            total_ticks: 0,
+            step_sum_ms: 0,
+            steps: 0,
+            last_dts_ms: None,
+        };
+        match kind {
+            TrackKind::Video => self.video = Some(track),
+            TrackKind::Audio => self.audio = Some(track),
+        }
+        Ok(())
+    }
+
+    fn frame(&mut self, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
+        match f.track {
+            TrackKind::Video => {
+                if self.video.is_none() {
+                    return Ok(());
+                }
+                if !self.video_started {
+                    if !f.keyframe {
+                        // Undecodable without its key frame (pitfall 24).
+                        return Ok(());
+                    }
+                    self.video_started = true;
+                }
+                let cut = self
+                    .policy
+                    .cut_video(self.video_segment_start_ms, f.dts_ms, f.keyframe)
+                    || self
+                        .video
+                        .as_ref()
+                        .is_some_and(|t| t.pending_discontinuity && f.keyframe);
+                if cut {
+                    self.video_segment_start_ms = Some(f.dts_ms);
+                    self.audio_cuts.push_back(f.dts_ms);
+                }
+                self.anchor.get_or_insert((now, f.dts_ms));
+                if let Some(t) = self.video.as_mut() {
+                    if let Some(prev) = t.last_dts_ms {
+                        let step = f.dts_ms - prev;
+                        if !f.discontinuity && (1..=1000).contains(&step) {
+                            t.step_sum_ms += step;
+                            t.steps += 1;
+                        }
+                    }
+                    t.last_dts_ms = Some(f.dts_ms);
+                    let disc =
+                        std::mem::take(&mut t.pending_discontinuity) && cut || f.discontinuity;
+                    t.seg
+                        .push(f.dts_ms, f.pts_ms, f.keyframe, f.data.clone(), cut, disc);
+                }
+                self.drain_track(TrackKind::Video)
+            }
+            TrackKind::Audio => {
+                if self.audio.is_none() {
+                    return Ok(());
+                }
+                let has_video = self.video.is_some();
+                if has_video && !self.video_started {
+                    return Ok(());
+                }
+                let cut = if has_video {
+                    let mut cut = self.audio_segment_start_ms.is_none();
+                    while self.audio_cuts.front().is_some_and(|t| *t <= f.dts_ms) {
+                        self.audio_cuts.pop_front();
+                        cut = true;
+                    }
+                    cut
+                } else {
+                    self.policy
+                        .cut_audio_only(self.audio_segment_start_ms, f.dts_ms)
+                };
+                if cut {
+                    self.audio_segment_start_ms = Some(f.dts_ms);
+                }
+                self.anchor.get_or_insert((now, f.dts_ms));
+                if let Some(t) = self.audio.as_mut() {
+                    let disc =
+                        std::mem::take(&mut t.pending_discontinuity) && cut || f.discontinuity;
+                    t.seg
+                        .push(f.dts_ms, f.pts_ms, true, f.data.clone(), cut, disc);
+                }
+                self.drain_track(TrackKind::Audio)
+            }
+        }
+    }
+
+    fn drain_track(&mut self, kind: TrackKind) -> Result<(), PackagerError> {
+        let anchor = self.anchor;
+        let window = self.config.window.max(1);
+        let Some(t) = (match kind {
+            TrackKind::Video => self.video.as_mut(),
+            TrackKind::Audio => self.audio.as_mut(),
+        }) else {
+            return Ok(());
+        };
+        while let Some(out) = t.seg.poll() {
+            match out {
+                Output::Chunk(chunk) => t.write_chunk(&chunk)?,
+                Output::SegmentEnd {
+                    base_decode_time,
+                    duration,
+                    discontinuity,
+                    ..
+                } => {
+                    let bytes = std::mem::take(&mut t.open).freeze();
+                    t.open_first_dts = None;
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    let number = t.next_number;
+                    t.next_number += 1;
+                    let start_ms =
+                        (base_decode_time as i128 * 1000 / i128::from(t.timescale)) as i64;
+                    let pdt = match anchor {
+                        Some((wall, media)) => offset_time(wall, start_ms - media),
+                        None => SystemTime::UNIX_EPOCH,
+                    };
+                    let info = SegmentInfo {
+                        number,
+                        uri: format!("{}/seg-{number}.m4s", track_dir(kind)),
+                        init_uri: t.init_uri.clone(),
+                        base_decode_time,
+                        duration,
+                        timescale: t.timescale,
+                        discontinuity,
+                        program_date_time: pdt,
+                        size: bytes.len(),
+                    };
+                    if duration > 0 {
+                        let bps = (bytes.len() as f64 * 8.0 * f64::from(t.timescale)
+                            / duration as f64) as u64;
+                        t.peak_bitrate = t.peak_bitrate.max(bps);
+                        t.total_bytes += bytes.len() as u64;
+                        t.total_ticks += duration;
+                    }
+                    t.window.push_back(info.clone());
+                    self.events.push_back(PackagerEvent::Segment {
+                        track: kind,
+                        info,
+                        bytes,
+                    });
+                    while t.window.len() > window {
+                        if let Some(old) = t.window.pop_front() {
+                            // A DISCONTINUITY tag that slides out is counted (HLS-PL-04).
+                            if old.discontinuity {
+                                t.discontinuity_sequence += 1;
+                            }
+                            self.events.push_back(PackagerEvent::Removed {
+                                track: kind,
+                                uri: old.uri,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Track {
+    fn write_chunk(&mut self, chunk: &Chunk) -> Result<(), PackagerError> {
+        let samples: Vec<SampleInfo> = chunk
+            .samples
+            .iter()
+            .map(|s| SampleInfo {
+                duration: s.duration,
+                size: u32::try_from(s.data.len()).unwrap_or(u32::MAX),
+                is_sync: s.is_sync,
+                composition_offset: s.composition_offset,
+            })
+            .collect();
+        let data: Vec<Bytes> = chunk.samples.iter().map(|s| s.data.clone()).collect();
+        let bytes = boxes::write_fragment(&FragmentSpec {
+            sequence_number: self.fragment_sequence,
+            track_id: self.track_id,
+            base_media_decode_time: chunk.base_decode_time,
+            samples: &samples,
+            data: &data,
+            styp: chunk.index == 0,
+            video: self.kind == TrackKind::Video,
+        })?;
+        self.fragment_sequence = self.fragment_sequence.wrapping_add(1).max(1);
+        self.open_first_dts.get_or_insert(chunk.base_decode_time);
+        self.open.extend_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+fn track_dir(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video",
+        TrackKind::Audio => "audio",
+    }
+}
+
+fn offset_time(t: SystemTime, ms: i64) -> SystemTime {
+    if ms >= 0 {
+        t + Duration::from_millis(ms as u64)
+    } else {
+        t.checked_sub(Duration::from_millis(ms.unsigned_abs()))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}

@@ -1,0 +1,115 @@
+//! What HTTP serves for one stream: init and media segments as refcounted
+//! `Bytes`, and playlist snapshots swapped atomically (HLS-LIVE-05).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+/// One stored file. Cloning shares the bytes, so a download in flight keeps
+/// its segment alive after the store drops it (HTTP-05).
+#[derive(Clone, Debug)]
+pub struct StoredFile {
+    pub bytes: Bytes,
+    pub content_type: &'static str,
+}
+
+#[derive(Default)]
+pub struct Output {
+    files: RwLock<HashMap<String, Entry>>,
+    playlists: RwLock<HashMap<String, Bytes>>,
+}
+
+struct Entry {
+    file: StoredFile,
+    /// When set, the file goes after this instant (removed from the window
+    /// but still fetchable for its availability duration, HLS-LIVE-04).
+    expires: Option<Instant>,
+}
+
+impl Output {
+    pub fn put(&self, uri: String, bytes: Bytes, content_type: &'static str) {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        files.insert(
+            uri,
+            Entry {
+                file: StoredFile {
+                    bytes,
+                    content_type,
+                },
+                expires: None,
+            },
+        );
+    }
+
+    /// Keep `uri` for `keep` more, then drop it; also drops anything already expired.
+    pub fn retire(&self, uri: &str, now: Instant, keep: Duration) {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = files.get_mut(uri) {
+            e.expires = Some(now + keep);
+        }
+        files.retain(|_, e| e.expires.is_none_or(|t| t > now));
+    }
+
+    pub fn get(&self, uri: &str, now: Instant) -> Option<StoredFile> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        files
+            .get(uri)
+            .filter(|e| e.expires.is_none_or(|t| t > now))
+            .map(|e| e.file.clone())
+    }
+
+    pub fn set_playlist(&self, name: &str, text: String) {
+        let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
+        p.insert(name.to_owned(), Bytes::from(text));
+    }
+
+    pub fn playlist(&self, name: &str) -> Option<Bytes> {
+        let p = self.playlists.read().unwrap_or_else(|e| e.into_inner());
+        p.get(name).cloned()
+    }
+
+    #[cfg(test)]
+    pub fn file_count(&self) -> usize {
+        self.files.read().map(|f| f.len()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retired_files_stay_fetchable_until_they_expire_hls_live_04() {
+        let o = Output::default();
+        let t0 = Instant::now();
+        o.put(
+            "video/seg-0.m4s".into(),
+            Bytes::from_static(b"abc"),
+            "video/mp4",
+        );
+        let in_flight = o.get("video/seg-0.m4s", t0).unwrap();
+        o.retire("video/seg-0.m4s", t0, Duration::from_secs(10));
+        assert!(o
+            .get("video/seg-0.m4s", t0 + Duration::from_secs(9))
+            .is_some());
+        assert!(o
+            .get("video/seg-0.m4s", t0 + Duration::from_secs(10))
+            .is_none());
+        o.retire("nothing", t0 + Duration::from_secs(11), Duration::ZERO);
+        assert_eq!(o.file_count(), 0);
+        // A download that started before expiry still holds its bytes.
+        assert_eq!(&in_flight.bytes[..], b"abc");
+    }
+
+    #[test]
+    fn playlists_are_replaced_whole() {
+        let o = Output::default();
+        o.set_playlist("video.m3u8", "#EXTM3U\n1".into());
+        let old = o.playlist("video.m3u8").unwrap();
+        o.set_playlist("video.m3u8", "#EXTM3U\n2".into());
+        assert_eq!(&old[..], b"#EXTM3U\n1");
+        assert_eq!(&o.playlist("video.m3u8").unwrap()[..], b"#EXTM3U\n2");
+    }
+}

@@ -1,0 +1,124 @@
+//! One task per stream: frames from the stream's fan-out → `StreamPackager`
+//! → files and playlist snapshots in the stream's `Output`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{info_span, warn, Instrument};
+use weir_flv::TrackKind;
+use weir_packager::hls::{write_media, write_multivariant};
+use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant};
+use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
+
+use crate::output::Output;
+use crate::stream::{Stream, StreamEvent};
+
+/// Start packaging `stream`. Subscribes before returning, so no frame is missed.
+pub fn spawn(stream: &Arc<Stream>, config: PackagerConfig) {
+    let mut rx = stream.subscribe();
+    let output = stream.output.clone();
+    let span = info_span!("package", app = %stream.app, key = %stream.key);
+    tokio::spawn(
+        async move {
+            let mut p = Packaging {
+                packager: StreamPackager::new(config),
+                output,
+            };
+            loop {
+                match rx.recv().await {
+                    Ok(StreamEvent::Media(ev)) => {
+                        if let Err(e) = p.packager.push(&ev, SystemTime::now()) {
+                            warn!(error = %e, "packaging failed for a frame");
+                        }
+                    }
+                    Ok(StreamEvent::PublisherStarted { reconnect: true }) => p.packager.reconnect(),
+                    Ok(StreamEvent::PublisherStarted { reconnect: false }) => {}
+                    Ok(StreamEvent::PublisherLeft) => {}
+                    Ok(StreamEvent::Ended) | Err(RecvError::Closed) => {
+                        if let Err(e) = p.packager.end() {
+                            warn!(error = %e, "closing the last segments failed");
+                        }
+                        p.publish();
+                        break;
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        // Frames were lost: continue after a discontinuity.
+                        warn!(lost = n, "packager fell behind the publisher");
+                        p.packager.reconnect();
+                    }
+                }
+                p.publish();
+            }
+        }
+        .instrument(span),
+    );
+}
+
+struct Packaging {
+    packager: StreamPackager,
+    output: Arc<Output>,
+}
+
+impl Packaging {
+    /// Store new files, retire old ones and refresh the playlists.
+    fn publish(&mut self) {
+        let mut changed = false;
+        let now = Instant::now();
+        while let Some(ev) = self.packager.poll_event() {
+            changed = true;
+            match ev {
+                PackagerEvent::Init { track, uri, bytes } => {
+                    self.output.put(uri, bytes, content_type(track));
+                }
+                PackagerEvent::Segment { track, info, bytes } => {
+                    self.output.put(info.uri, bytes, content_type(track));
+                }
+                PackagerEvent::Removed { uri, .. } => {
+                    // Availability: segment duration + playlist duration
+                    // (HLS-LIVE-04); the window is bounded, so a generous
+                    // fixed bound over it keeps this simple.
+                    self.output.retire(&uri, now, self.availability());
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+        let Some(target) = self.packager.target_duration() else {
+            return;
+        };
+        let ended = self.packager.is_ended();
+        let video = self.packager.track(TrackKind::Video);
+        let audio = self.packager.track(TrackKind::Audio);
+        for view in [video.as_ref(), audio.as_ref()].into_iter().flatten() {
+            match write_media(&media_playlist(view, target, ended)) {
+                Ok(text) => self
+                    .output
+                    .set_playlist(media_playlist_name(view.kind), text),
+                Err(e) => warn!(error = %e, "media playlist not written"),
+            }
+        }
+        match write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
+            Ok(text) => self.output.set_playlist("index.m3u8", text),
+            Err(e) => warn!(error = %e, "multivariant playlist not written"),
+        }
+    }
+
+    fn availability(&self) -> Duration {
+        let listed: f64 = [TrackKind::Video, TrackKind::Audio]
+            .into_iter()
+            .filter_map(|k| self.packager.track(k))
+            .map(|t| t.segments.iter().map(|s| s.duration_secs()).sum::<f64>())
+            .fold(0.0, f64::max);
+        // One more segment's worth on top of the playlist's duration.
+        Duration::from_secs_f64((listed * 1.5).clamp(10.0, 600.0))
+    }
+}
+
+fn content_type(track: TrackKind) -> &'static str {
+    match track {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    }
+}
