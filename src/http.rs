@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 
 use crate::registry::Registry;
@@ -25,6 +27,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/streams", get(streams))
         .route("/{app}/{key}/{*file}", get(stream_file))
+        // Playlists and JSON compress well; media segments never (HTTP, crate-fit §5).
+        .layer(
+            CompressionLayer::new().compress_when(
+                SizeAbove::new(256)
+                    .and(NotForContentType::const_new("video/"))
+                    .and(NotForContentType::const_new("audio/")),
+            ),
+        )
         .layer(CorsLayer::permissive())
         .with_state(state)
 }
@@ -63,17 +73,32 @@ async fn stream_file(
         return not_found();
     };
     if file.ends_with(".m3u8") {
-        return match stream.output.playlist(&file) {
-            Some(text) => (
-                [
-                    (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
-                    (header::CACHE_CONTROL, PLAYLIST_CACHE),
-                ],
-                text,
-            )
-                .into_response(),
-            None => not_found(),
+        let Some(p) = stream.output.playlist(&file) else {
+            return not_found();
         };
+        let etag = HeaderValue::from_str(&p.etag).ok();
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .zip(etag.as_ref())
+            .is_some_and(|(have, current)| have == current);
+        let mut resp = if fresh {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            (
+                [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")],
+                p.text,
+            )
+                .into_response()
+        };
+        let h = resp.headers_mut();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PLAYLIST_CACHE),
+        );
+        if let Some(etag) = etag {
+            h.insert(header::ETAG, etag);
+        }
+        return resp;
     }
     let Some(f) = stream.output.get(&file, Instant::now()) else {
         return not_found();

@@ -18,7 +18,14 @@ pub struct StoredFile {
 #[derive(Default)]
 pub struct Output {
     files: RwLock<HashMap<String, Entry>>,
-    playlists: RwLock<HashMap<String, Bytes>>,
+    playlists: RwLock<HashMap<String, Playlist>>,
+}
+
+/// A playlist snapshot and its entity tag.
+#[derive(Clone, Debug)]
+pub struct Playlist {
+    pub text: Bytes,
+    pub etag: String,
 }
 
 struct Entry {
@@ -61,11 +68,21 @@ impl Output {
     }
 
     pub fn set_playlist(&self, name: &str, text: String) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        let etag = format!("\"{:016x}\"", h.finish());
         let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
-        p.insert(name.to_owned(), Bytes::from(text));
+        p.insert(
+            name.to_owned(),
+            Playlist {
+                text: Bytes::from(text),
+                etag,
+            },
+        );
     }
 
-    pub fn playlist(&self, name: &str) -> Option<Bytes> {
+    pub fn playlist(&self, name: &str) -> Option<Playlist> {
         let p = self.playlists.read().unwrap_or_else(|e| e.into_inner());
         p.get(name).cloned()
     }
@@ -109,7 +126,9 @@ mod tests {
         o.set_playlist("video.m3u8", "#EXTM3U\n1".into());
         let old = o.playlist("video.m3u8").unwrap();
         o.set_playlist("video.m3u8", "#EXTM3U\n2".into());
-        assert_eq!(&old[..], b"#EXTM3U\n1");
-        assert_eq!(&o.playlist("video.m3u8").unwrap()[..], b"#EXTM3U\n2");
+        let new = o.playlist("video.m3u8").unwrap();
+        assert_eq!(&old.text[..], b"#EXTM3U\n1");
+        assert_eq!(&new.text[..], b"#EXTM3U\n2");
+        assert_ne!(old.etag, new.etag);
     }
 }
