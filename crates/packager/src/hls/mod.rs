@@ -36,11 +36,12 @@ mod media;
 mod multivariant;
 mod text;
 mod time;
+mod update;
 
 pub use error::HlsError;
 pub use media::{
-    check_update, write_media, MapRef, MediaPlaylist, Part, PartialSegment, PreloadHint,
-    PreloadHintKind, RenditionReport, Segment, ServerControl, DELTA_VERSION, MEDIA_VERSION,
+    write_media, MapRef, MediaPlaylist, Part, PartialSegment, PreloadHint, PreloadHintKind,
+    RenditionReport, Segment, ServerControl, DELTA_VERSION, MEDIA_VERSION,
 };
 pub use multivariant::{
     write_multivariant, AudioRendition, Multivariant, VideoVariant, MULTIVARIANT_MEDIA_VERSION,
@@ -49,3 +50,4 @@ pub use time::{
     availability_duration, format_program_date_time, round_half_up_secs, Decimal, MediaDuration,
     DURATION_DECIMALS,
 };
+pub use update::check_update;
