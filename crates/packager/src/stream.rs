@@ -159,6 +159,9 @@ pub struct StreamPackager {
     /// Video has produced its first key frame: earlier audio is dropped so
     /// both tracks start together (pitfall 24).
     video_started: bool,
+    /// Audio that arrived before the first video key frame, replayed from the
+    /// key frame's time once it comes (interleaving puts audio first).
+    held_audio: VecDeque<Frame>,
     events: VecDeque<PackagerEvent>,
     ended: bool,
     /// TARGETDURATION shared by the media playlists, fixed when they are first
@@ -166,6 +169,9 @@ pub struct StreamPackager {
     target_duration: Option<u32>,
     target_raised: bool,
 }
+
+/// Audio frames held while waiting for the first video key frame (~10 s).
+const MAX_HELD_AUDIO: usize = 480;
 
 /// Segments a media playlist needs before it is served (HLS-LIVE-07).
 pub const MIN_SEGMENTS: usize = 2;
@@ -185,6 +191,7 @@ impl StreamPackager {
             audio_cuts: VecDeque::new(),
             anchor: None,
             video_started: false,
+            held_audio: VecDeque::new(),
             events: VecDeque::new(),
             ended: false,
             target_duration: None,
@@ -284,6 +291,7 @@ impl StreamPackager {
             t.pending_discontinuity = true;
         }
         self.video_started = false;
+        self.held_audio.clear();
         self.anchor = None;
     }
 
@@ -357,7 +365,10 @@ impl StreamPackager {
             ticks,
             Timing::FrameCount {
                 ticks_per_frame: ticks,
-                max_drift_ms: 100,
+                // Follow the publisher's clock once it is 1.5 frames away
+                // (MP4-SEG-10: re-anchor past about one frame of drift).
+                max_drift_ms: (u64::from(ticks) * 1500 / u64::from(timescale.max(1))).max(20)
+                    as u32,
             },
             aac.codec_string(),
             aac.record.clone(),
@@ -453,7 +464,8 @@ impl StreamPackager {
                 if self.video.is_none() {
                     return Ok(());
                 }
-                if !self.video_started {
+                let starting = !self.video_started;
+                if starting {
                     if !f.keyframe {
                         // Undecodable without its key frame (pitfall 24).
                         return Ok(());
@@ -486,7 +498,14 @@ impl StreamPackager {
                     t.seg
                         .push(f.dts_ms, f.pts_ms, f.keyframe, f.data.clone(), cut, disc);
                 }
-                self.drain_track(TrackKind::Video)
+                self.drain_track(TrackKind::Video)?;
+                if starting {
+                    let held = std::mem::take(&mut self.held_audio);
+                    for a in held.iter().filter(|a| a.dts_ms >= f.dts_ms) {
+                        self.frame(a, now)?;
+                    }
+                }
+                Ok(())
             }
             TrackKind::Audio => {
                 if self.audio.is_none() {
@@ -494,6 +513,10 @@ impl StreamPackager {
                 }
                 let has_video = self.video.is_some();
                 if has_video && !self.video_started {
+                    if self.held_audio.len() >= MAX_HELD_AUDIO {
+                        self.held_audio.pop_front();
+                    }
+                    self.held_audio.push_back(f.clone());
                     return Ok(());
                 }
                 let cut = if has_video {
