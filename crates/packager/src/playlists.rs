@@ -42,7 +42,8 @@ pub fn media_playlist(view: &TrackView, target_duration: u32, ended: bool) -> Me
         discontinuity_sequence: view.discontinuity_sequence,
         segments,
         ended,
-        independent_segments: true,
+        // Stated once, in the multivariant playlist (HLS-PL-06).
+        independent_segments: false,
         part_target: None,
         server_control: None,
         partial_segment: None,
