@@ -372,7 +372,7 @@ impl VideoStats {
     fn frame_rate(&self) -> Option<f64> {
         if self.steps >= 10 && self.step_sum_ms > 0 {
             let fps = self.steps as f64 * 1000.0 / self.step_sum_ms as f64;
-            Some((fps * 1000.0).round() / 1000.0)
+            Some(weir_packager::stream::snap_frame_rate(fps))
         } else {
             self.sps_frame_rate
         }

@@ -404,6 +404,31 @@ mod tests {
     }
 
     #[test]
+    fn ntsc_29_97_keeps_exact_durations_from_millisecond_timestamps() {
+        // 29.97 fps arrives as 33/34/33 ms steps; 60-frame GOPs last 2002 ms.
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, 90_000);
+        let policy = CutPolicy { target_ms: 2000 };
+        let mut start = None;
+        for n in 0..600i64 {
+            let dts = (n * 1001 + 15) / 30;
+            let key = n % 60 == 0;
+            let cut = policy.cut_video(start, dts, key);
+            if cut {
+                start = Some(dts);
+            }
+            s.push(dts, dts, key, Bytes::from_static(&[0]), cut, false);
+        }
+        s.flush(3003);
+        let out = drain(&mut s);
+        assert_continuous(&chunks(&out));
+        let ends = segment_ends(&out);
+        assert_eq!(ends.len(), 10);
+        for (_, _, d) in &ends[..9] {
+            assert_eq!(*d, 2002 * 90);
+        }
+    }
+
+    #[test]
     fn segments_are_built_from_parts_within_the_part_target() {
         let part = 45_000; // 0.5 s
         let out = publish_video(300, 60, 2000, part);

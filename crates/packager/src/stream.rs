@@ -273,7 +273,7 @@ impl StreamPackager {
             video: t.video.clone().map(|mut v| {
                 if t.steps >= 10 && t.step_sum_ms > 0 {
                     let fps = t.steps as f64 * 1000.0 / t.step_sum_ms as f64;
-                    v.frame_rate = Some((fps * 1000.0).round() / 1000.0);
+                    v.frame_rate = Some(snap_frame_rate(fps));
                 }
                 v
             }),
@@ -645,6 +645,47 @@ impl Track {
         self.open_first_dts.get_or_insert(chunk.base_decode_time);
         self.open.extend_from_slice(&bytes);
         Ok(())
+    }
+}
+
+/// Millisecond timestamps only approximate a frame rate (33/34 ms steps at
+/// 30 fps, 33/34/33 at 29.97): snap a mean-step estimate to the nearest common
+/// rate within 0.2 %, else round to 3 decimals (pitfall 41).
+pub fn snap_frame_rate(fps: f64) -> f64 {
+    const COMMON: [f64; 10] = [
+        24000.0 / 1001.0,
+        24.0,
+        25.0,
+        30000.0 / 1001.0,
+        30.0,
+        48.0,
+        50.0,
+        60000.0 / 1001.0,
+        60.0,
+        120.0,
+    ];
+    let snapped = COMMON
+        .iter()
+        .copied()
+        .filter(|r| (fps - r).abs() <= r * 0.002)
+        .min_by(|a, b| (fps - a).abs().total_cmp(&(fps - b).abs()))
+        .unwrap_or(fps);
+    (snapped * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snap_frame_rate;
+
+    #[test]
+    fn frame_rates_snap_to_common_values_pitfall_41() {
+        assert_eq!(snap_frame_rate(29.998), 30.0);
+        assert_eq!(snap_frame_rate(29.97), 29.97);
+        assert_eq!(snap_frame_rate(29.95), 29.97);
+        assert_eq!(snap_frame_rate(25.01), 25.0);
+        assert_eq!(snap_frame_rate(59.95), 59.94);
+        assert_eq!(snap_frame_rate(23.98), 23.976);
+        assert_eq!(snap_frame_rate(17.3), 17.3);
     }
 }
 
