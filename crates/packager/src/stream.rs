@@ -673,22 +673,6 @@ pub fn snap_frame_rate(fps: f64) -> f64 {
     (snapped * 1000.0).round() / 1000.0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::snap_frame_rate;
-
-    #[test]
-    fn frame_rates_snap_to_common_values_pitfall_41() {
-        assert_eq!(snap_frame_rate(29.998), 30.0);
-        assert_eq!(snap_frame_rate(29.97), 29.97);
-        assert_eq!(snap_frame_rate(29.95), 29.97);
-        assert_eq!(snap_frame_rate(25.01), 25.0);
-        assert_eq!(snap_frame_rate(59.95), 59.94);
-        assert_eq!(snap_frame_rate(23.98), 23.976);
-        assert_eq!(snap_frame_rate(17.3), 17.3);
-    }
-}
-
 fn track_dir(kind: TrackKind) -> &'static str {
     match kind {
         TrackKind::Video => "video",
@@ -702,5 +686,21 @@ fn offset_time(t: SystemTime, ms: i64) -> SystemTime {
     } else {
         t.checked_sub(Duration::from_millis(ms.unsigned_abs()))
             .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snap_frame_rate;
+
+    #[test]
+    fn frame_rates_snap_to_common_values_pitfall_41() {
+        assert_eq!(snap_frame_rate(29.998), 30.0);
+        assert_eq!(snap_frame_rate(29.97), 29.97);
+        assert_eq!(snap_frame_rate(29.95), 29.97);
+        assert_eq!(snap_frame_rate(25.01), 25.0);
+        assert_eq!(snap_frame_rate(59.95), 59.94);
+        assert_eq!(snap_frame_rate(23.98), 23.976);
+        assert_eq!(snap_frame_rate(17.3), 17.3);
     }
 }
