@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# HTTP serving throughput: Weir (axum, segments and playlists from memory)
+# against nginx serving the same bytes as static files, measured with wrk.
+#
+# What it does, all on 127.0.0.1 and bounded in time:
+#   1. installs wrk and nginx through apt-get when missing;
+#   2. builds weir --release and starts it on ports picked by the kernel
+#      (--rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0), reading the
+#      real addresses from its `weir listening rtmp=… http=…` stdout line;
+#   3. publishes a pre-encoded 720p30 asset in a loop with ffmpeg -c copy
+#      (made first when missing: 10 s testsrc2 1280x720 30 fps H.264 High,
+#      2 s GOP, AAC 48 kHz stereo) and keeps publishing during the runs;
+#   4. once video.m3u8 lists at least 3 segments, copies the newest segment
+#      and the playlist into a temporary document root served by its own
+#      nginx (temporary config, `daemon off`, another loopback port);
+#   5. runs `wrk -t2 -c100 -d10s` against (a) the Weir segment, (b) the same
+#      segment file on nginx, (c) Weir's video.m3u8, (d) the same playlist
+#      file on nginx, and prints requests/s and the Weir/nginx ratios; then
+#      (e) Weir's video.m3u8 with Accept-Encoding: gzip, as browsers send it.
+# Every process it starts is stopped by PID on exit (trap).
+#
+# Usage: ./scripts/bench-http.sh          (from any directory; root or sudo)
+# Env:   WRK_THREADS=2 WRK_CONNECTIONS=100 WRK_DURATION=10s
+#        NGINX_WORKERS=auto               nginx worker_processes (auto = 1 per core)
+#        NGINX_SENDFILE=on                nginx sendfile (on loopback `off` is faster)
+#        WEIR_BENCH_ASSET=/tmp/weir-bench/asset-720p30-10s.flv   kept between runs
+#        KEEP_WORKDIR=1                   keep the temp dir (logs, config, wrk output)
+#
+# wrk, weir (or nginx), ffmpeg and the packager share the machine's cores:
+# compare the ratios of one run, not absolute numbers across machines.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+export DEBIAN_FRONTEND=noninteractive
+
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-100}
+WRK_DURATION=${WRK_DURATION:-10s}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
+NGINX_SENDFILE=${NGINX_SENDFILE:-on}
+ASSET=${WEIR_BENCH_ASSET:-/tmp/weir-bench/asset-720p30-10s.flv}
+KEY=bench
+START_TIMEOUT=60   # s: weir's listening line
+SEGMENT_TIMEOUT=90 # s: 3 segments in video.m3u8
+
+step() { printf '\n==> %s\n' "$*"; }
+die() {
+    echo "bench-http: $*" >&2
+    exit 1
+}
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=(sudo)
+fi
+
+# --- Tools --------------------------------------------------------------------
+step "Checking tools"
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    # Never let the package start the system nginx on :80: without a
+    # policy-rc.d, put a temporary one in place for the install.
+    policy_added=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
+        policy_added=1
+    fi
+    "${SUDO[@]}" apt-get update
+    "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+    if [ "$policy_added" -eq 1 ]; then
+        "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
+    fi
+fi
+echo "wrk: $(wrk --version 2>&1 | head -n1)"
+echo "nginx: $(nginx -v 2>&1)"
+echo "ffmpeg: $(ffmpeg -version | head -n1)"
+
+# --- Work dir and cleanup -----------------------------------------------------
+WORK=$(mktemp -d /tmp/weir-bench-http.XXXXXX)
+WEIR_PID=""
+FFMPEG_PID=""
+NGINX_PID=""
+
+stop_pid() { # pid name
+    local pid=$1 name=$2
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "bench-http: $name (pid $pid) ignored TERM, killing" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_pid "$FFMPEG_PID" ffmpeg
+    stop_pid "$NGINX_PID" nginx
+    stop_pid "$WEIR_PID" weir
+    if [ "${KEEP_WORKDIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+        echo "bench-http: work dir kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- Asset --------------------------------------------------------------------
+if [ ! -s "$ASSET" ]; then
+    step "Encoding the 720p30 asset ($ASSET)"
+    mkdir -p "$(dirname "$ASSET")"
+    timeout 300 ffmpeg -hide_banner -loglevel error -nostdin -y \
+        -f lavfi -i "testsrc2=size=1280x720:rate=30" \
+        -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+        -t 10 \
+        -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p \
+        -g 60 -keyint_min 60 -sc_threshold 0 -b:v 3M -maxrate 3M -bufsize 3M \
+        -c:a aac -b:a 128k -ar 48000 -ac 2 \
+        -f flv "$ASSET.tmp"
+    mv "$ASSET.tmp" "$ASSET"
+fi
+ffprobe -v error -show_entries \
+    format=duration,bit_rate:stream=codec_name,profile,width,height,r_frame_rate,sample_rate,channels \
+    -of compact "$ASSET"
+
+# --- Weir ---------------------------------------------------------------------
+step "Building weir (release)"
+cargo build --release --bin weir
+WEIR_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/weir
+[ -x "$WEIR_BIN" ] || die "no binary at $WEIR_BIN"
+
+step "Starting weir"
+RUST_LOG=${RUST_LOG:-warn} "$WEIR_BIN" \
+    --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+    >"$WORK/weir.out" 2>"$WORK/weir.err" &
+WEIR_PID=$!
+line=""
+for _ in $(seq 1 $((START_TIMEOUT * 10))); do
+    line=$(grep -m1 '^weir listening ' "$WORK/weir.out" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    kill -0 "$WEIR_PID" 2>/dev/null || {
+        cat "$WORK/weir.err" >&2
+        die "weir exited before listening"
+    }
+    sleep 0.1
+done
+[ -n "$line" ] || die "no listening line from weir within ${START_TIMEOUT}s"
+RTMP_ADDR=$(sed -n 's/.*rtmp=\([^ ]*\).*/\1/p' <<<"$line")
+HTTP_ADDR=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
+case "$RTMP_ADDR:$HTTP_ADDR" in
+127.0.0.1:*:127.0.0.1:*) ;;
+*) die "unexpected listening line: $line" ;;
+esac
+echo "weir pid $WEIR_PID: rtmp=$RTMP_ADDR http=$HTTP_ADDR"
+BASE="http://$HTTP_ADDR/live/$KEY"
+
+step "Publishing $ASSET in a loop (ffmpeg -re -stream_loop -1 -c copy)"
+ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$ASSET" \
+    -c copy -f flv "rtmp://$RTMP_ADDR/live/$KEY" \
+    >"$WORK/ffmpeg.log" 2>&1 &
+FFMPEG_PID=$!
+
+echo "waiting for 3 segments in $BASE/video.m3u8"
+segments=0
+deadline=$((SECONDS + SEGMENT_TIMEOUT))
+while [ "$SECONDS" -lt "$deadline" ]; do
+    kill -0 "$FFMPEG_PID" 2>/dev/null || {
+        cat "$WORK/ffmpeg.log" >&2
+        die "ffmpeg stopped publishing"
+    }
+    if curl -fsS --max-time 2 -o "$WORK/video.m3u8" "$BASE/video.m3u8" 2>/dev/null; then
+        segments=$(grep -c '\.m4s$' "$WORK/video.m3u8" || true)
+        [ "$segments" -ge 3 ] && break
+    fi
+    sleep 0.5
+done
+[ "$segments" -ge 3 ] || die "video.m3u8 did not reach 3 segments within ${SEGMENT_TIMEOUT}s"
+# The newest segment stays listed for the whole window (6 x 2 s) and
+# fetchable well after: it outlives run (a).
+SEG_URI=$(grep '\.m4s$' "$WORK/video.m3u8" | tail -n1)
+echo "video.m3u8 lists $segments segments; using $SEG_URI"
+
+# --- nginx with the same bytes ------------------------------------------------
+step "Starting nginx on a copy of the segment and the playlist"
+WWW=$WORK/www
+mkdir -p "$WWW/live/$KEY/video" "$WORK/nginx/logs" "$WORK/nginx/tmp"
+curl -fsS --max-time 5 -o "$WWW/live/$KEY/$SEG_URI" "$BASE/$SEG_URI"
+curl -fsS --max-time 5 -o "$WWW/live/$KEY/video.m3u8" "$BASE/video.m3u8"
+SEG_BYTES=$(stat -c %s "$WWW/live/$KEY/$SEG_URI")
+PL_BYTES=$(stat -c %s "$WWW/live/$KEY/video.m3u8")
+echo "segment $SEG_BYTES bytes, playlist $PL_BYTES bytes"
+
+port_free() { # port: nothing accepts on 127.0.0.1:port
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+NGINX_PORT=""
+for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    if port_free "$p"; then
+        NGINX_PORT=$p
+        break
+    fi
+done
+[ -n "$NGINX_PORT" ] || die "no free loopback port for nginx"
+
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user root;" # workers must read the 0700 temp dir
+NCONF=$WORK/nginx/nginx.conf
+cat >"$NCONF" <<EOF
+# Static files with the headers Weir sends; keep-alive without a request cap
+# (hyper has none), no access log.
+$USER_LINE
+daemon off;
+worker_processes $NGINX_WORKERS;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile $NGINX_SENDFILE;
+    tcp_nopush on;
+    keepalive_requests 10000000;
+    keepalive_timeout 75s;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path       $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path     $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path       $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path        $WORK/nginx/tmp/scgi;
+    types {
+        application/vnd.apple.mpegurl m3u8;
+        video/mp4                     m4s mp4;
+    }
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $WWW;
+        location ~ \.m3u8\$ { add_header Cache-Control "public, max-age=1"; }
+        location /          { add_header Cache-Control "public, max-age=31536000, immutable"; }
+    }
+}
+EOF
+nginx -t -q -p "$WORK/nginx" -c "$NCONF" -e "$WORK/nginx/logs/error.log"
+nginx -p "$WORK/nginx" -c "$NCONF" -e "$WORK/nginx/logs/error.log" \
+    >"$WORK/nginx/logs/stdout.log" 2>&1 &
+NGINX_PID=$!
+NBASE="http://127.0.0.1:$NGINX_PORT/live/$KEY"
+ok=0
+for _ in $(seq 1 100); do
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    if curl -fsS --max-time 1 -o /dev/null "$NBASE/video.m3u8" 2>/dev/null; then
+        ok=1
+        break
+    fi
+    sleep 0.1
+done
+[ "$ok" -eq 1 ] || {
+    cat "$WORK/nginx/logs/error.log" >&2
+    die "nginx did not serve on 127.0.0.1:$NGINX_PORT"
+}
+echo "nginx pid $NGINX_PID on 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS, sendfile $NGINX_SENDFILE)"
+# Same bytes from both.
+cmp -s <(curl -fsS --max-time 5 "$NBASE/$SEG_URI") <(curl -fsS --max-time 5 "$BASE/$SEG_URI") ||
+    die "nginx and weir serve different segment bytes"
+
+# --- wrk ------------------------------------------------------------------------
+secs=${WRK_DURATION%s}
+declare -A RPS NON2XX XFER LAT
+run_wrk() { # label url [wrk args...]
+    local label=$1 url=$2 out="$WORK/wrk-$1.txt"
+    shift 2
+    step "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION $* $url"
+    timeout $((secs + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" \
+        --latency "$@" "$url" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+    cat "$out"
+    RPS[$label]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    XFER[$label]=$(awk '/^Transfer\/sec:/ {print $2}' "$out")
+    LAT[$label]=$(awk '/^ +50%/ {print $2}' "$out")
+    NON2XX[$label]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+    NON2XX[$label]=${NON2XX[$label]:-0}
+    [ -n "${RPS[$label]}" ] || die "no Requests/sec in wrk output"
+}
+run_wrk weir-segment "$BASE/$SEG_URI"
+run_wrk nginx-segment "$NBASE/$SEG_URI"
+run_wrk weir-playlist "$BASE/video.m3u8"
+run_wrk nginx-playlist "$NBASE/video.m3u8"
+# What browsers send: Weir gzips playlists (CompressionLayer) on every request.
+run_wrk weir-playlist-gz "$BASE/video.m3u8" -H "Accept-Encoding: gzip"
+
+# --- Summary --------------------------------------------------------------------
+step "Summary"
+echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION on 127.0.0.1; $(nproc) cores shared by wrk, the server, ffmpeg (publishing) and weir's packager"
+echo "nginx: worker_processes $NGINX_WORKERS, sendfile $NGINX_SENDFILE; weir: tokio multi-thread runtime (1 worker per core)"
+echo "segment: $SEG_URI, $SEG_BYTES bytes; playlist: video.m3u8, $PL_BYTES bytes (a-d send no Accept-Encoding: not gzipped)"
+printf '%-16s %12s %12s %10s %8s\n' target req/s transfer/s p50 non-2xx
+LABELS=(weir-segment nginx-segment weir-playlist nginx-playlist weir-playlist-gz)
+for l in "${LABELS[@]}"; do
+    printf '%-16s %12s %12s %10s %8s\n' "$l" "${RPS[$l]}" "${XFER[$l]}" "${LAT[$l]}" "${NON2XX[$l]}"
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo "weir-playlist-gz: Accept-Encoding: gzip (compressed per request), no nginx counterpart; gz/plain $(ratio "${RPS[weir-playlist-gz]}" "${RPS[weir-playlist]}")"
+echo "weir/nginx requests/s: segments $(ratio "${RPS[weir-segment]}" "${RPS[nginx-segment]}"), playlists $(ratio "${RPS[weir-playlist]}" "${RPS[nginx-playlist]}")"
+for l in "${LABELS[@]}"; do
+    if [ "${NON2XX[$l]}" != 0 ]; then
+        echo "bench-http: WARNING: $l had ${NON2XX[$l]} non-2xx/3xx responses" >&2
+    fi
+done
