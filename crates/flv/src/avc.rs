@@ -108,10 +108,9 @@ pub fn parse_avcc(record: Bytes) -> Result<AvcConfig, FlvError> {
         sps_ext = read_parameter_sets(&mut r, num_ext, "avcC SPS extension")?;
     }
 
-    let first_sps = sps.first().ok_or(FlvError::invalid(
-        "avcC numOfSequenceParameterSets",
-        "no SPS",
-    ))?;
+    let first_sps = sps
+        .first()
+        .ok_or_else(|| FlvError::invalid("avcC numOfSequenceParameterSets", "no SPS"))?;
     let sps_info = parse_sps(first_sps)?;
     Ok(AvcConfig {
         record,

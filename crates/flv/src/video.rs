@@ -115,7 +115,7 @@ fn invalid_frame_type(bits: u8) -> FlvError {
 
 /// FLV-V-01: FrameType (4 bits) | CodecID (4 bits), then the AVC header.
 fn parse_legacy(b0: u8, mut r: Reader) -> Result<VideoTag, FlvError> {
-    let frame_type = FrameType::from_bits(b0 >> 4).ok_or(invalid_frame_type(b0 >> 4))?;
+    let frame_type = FrameType::from_bits(b0 >> 4).ok_or_else(|| invalid_frame_type(b0 >> 4))?;
     if frame_type == FrameType::Command {
         return Ok(ignored(frame_type, "video command frame"));
     }
