@@ -139,7 +139,11 @@ struct Flv {
 
 fn read_flv(path: &Path) -> Flv {
     let d = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert!(d.starts_with(b"FLV"), "{} is not an FLV file", path.display());
+    assert!(
+        d.starts_with(b"FLV"),
+        "{} is not an FLV file",
+        path.display()
+    );
     let hlen = u32::from_be_bytes(d[5..9].try_into().unwrap()) as usize;
     let header = d[..hlen].to_vec();
     let mut off = hlen + 4;
@@ -423,7 +427,14 @@ impl FlvPublisher {
     }
 
     /// One message as a fmt-0 chunk plus fmt-3 continuations.
-    fn send(&mut self, csid: u8, typ: u8, msid: u32, ts: u32, payload: &[u8]) -> Result<(), String> {
+    fn send(
+        &mut self,
+        csid: u8,
+        typ: u8,
+        msid: u32,
+        ts: u32,
+        payload: &[u8],
+    ) -> Result<(), String> {
         let ext = ts >= 0xff_ffff;
         let mut out = Vec::with_capacity(payload.len() + 32);
         out.push(csid);
@@ -811,7 +822,10 @@ fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
             pl.versions
                 .push(v.parse().map_err(|_| format!("bad VERSION {line:?}"))?);
         } else if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-            pl.target = Some(v.parse().map_err(|_| format!("bad TARGETDURATION {line:?}"))?);
+            pl.target = Some(
+                v.parse()
+                    .map_err(|_| format!("bad TARGETDURATION {line:?}"))?,
+            );
         } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
             if seg_seen {
                 return Err("EXT-X-MEDIA-SEQUENCE after the first segment".into());
@@ -874,13 +888,16 @@ fn parse_multivariant(text: &str) -> Result<Multivariant, String> {
     let mut pending: Option<HashMap<String, String>> = None;
     for line in lines {
         if let Some(v) = line.strip_prefix("#EXT-X-VERSION:") {
-            mv.versions.push(v.parse().map_err(|_| format!("bad {line:?}"))?);
+            mv.versions
+                .push(v.parse().map_err(|_| format!("bad {line:?}"))?);
         } else if let Some(a) = line.strip_prefix("#EXT-X-STREAM-INF:") {
             pending = Some(parse_attrs(a));
         } else if let Some(a) = line.strip_prefix("#EXT-X-MEDIA:") {
             mv.media.push(parse_attrs(a));
         } else if line.starts_with("#EXTINF") || line.starts_with("#EXT-X-TARGETDURATION") {
-            return Err(format!("media playlist tag in a multivariant playlist: {line}"));
+            return Err(format!(
+                "media playlist tag in a multivariant playlist: {line}"
+            ));
         } else if !line.starts_with('#') {
             let attrs = pending
                 .take()
@@ -944,9 +961,12 @@ impl Recording {
     }
 
     fn file(&self, uri: &str) -> &[u8] {
-        self.files
-            .get(uri)
-            .unwrap_or_else(|| panic!("{uri} was listed but not downloaded: {:?}", self.fetch_errors))
+        self.files.get(uri).unwrap_or_else(|| {
+            panic!(
+                "{uri} was listed but not downloaded: {:?}",
+                self.fetch_errors
+            )
+        })
     }
 
     /// All playlist texts of `name`, for failure messages.
@@ -1008,7 +1028,9 @@ impl Recorder {
                     if !is_media {
                         continue;
                     }
-                    let pl = (r.status == 200).then(|| parse_media(&r.text()).ok()).flatten();
+                    let pl = (r.status == 200)
+                        .then(|| parse_media(&r.text()).ok())
+                        .flatten();
                     let Some(pl) = pl else {
                         all_ended = false;
                         all_served = false;
@@ -1105,7 +1127,10 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
     for s in rec.of(name) {
         if s.status != 200 {
             if prev.is_some() {
-                v.push(format!("{name} answered {} after it had been served", s.status));
+                v.push(format!(
+                    "{name} answered {} after it had been served",
+                    s.status
+                ));
             }
             continue;
         }
@@ -1156,7 +1181,11 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
             v.push(format!("live playlist has EXT-X-PLAYLIST-TYPE{}", ctx()));
         }
         if !pl.endlist && pl.segments.len() < 2 {
-            v.push(format!("live playlist with {} segment(s){}", pl.segments.len(), ctx()));
+            v.push(format!(
+                "live playlist with {} segment(s){}",
+                pl.segments.len(),
+                ctx()
+            ));
         }
         for (i, seg) in pl.segments.iter().enumerate() {
             let msn = pl.media_sequence + i as u64;
@@ -1234,16 +1263,13 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
                     last_new_at = Some(s.at);
                 } else if !pl.endlist {
                     let since = s.at - last_new_at.unwrap();
-                    let quiet = opts.quiet.is_some_and(|(a, b)| {
-                        last_new_at.unwrap() < b && s.at > a
-                    });
+                    let quiet = opts
+                        .quiet
+                        .is_some_and(|(a, b)| last_new_at.unwrap() < b && s.at > a);
                     if !quiet {
                         rep.longest_wait = rep.longest_wait.max(since);
                         if since > (opts.max_wait)(td) {
-                            v.push(format!(
-                                "no new segment for {since:?} (TD {td}){}",
-                                ctx()
-                            ));
+                            v.push(format!("no new segment for {since:?} (TD {td}){}", ctx()));
                         }
                     }
                 }
@@ -1255,7 +1281,16 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
     let mut seen = HashSet::new();
     rep.violations = v
         .into_iter()
-        .filter(|m| seen.insert(m.lines().next().unwrap_or("").split_whitespace().take(3).collect::<String>()))
+        .filter(|m| {
+            seen.insert(
+                m.lines()
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .take(3)
+                    .collect::<String>(),
+            )
+        })
         .collect();
     rep
 }
@@ -1564,7 +1599,13 @@ fn live_session() -> &'static LiveSession {
 fn run_live_session() -> LiveSession {
     let asset = high_720p_25s();
     let weir = Weir::start(&[]);
-    let rec = Recorder::start(weir.http_addr, LIVE_BASE, MEDIA, &["index.m3u8"], LIVE_INTERVAL);
+    let rec = Recorder::start(
+        weir.http_addr,
+        LIVE_BASE,
+        MEDIA,
+        &["index.m3u8"],
+        LIVE_INTERVAL,
+    );
     let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url(LIVE_KEY), true, &[]);
     weir.wait_live(LIVE_KEY);
     let live_at = Instant::now();
@@ -1592,8 +1633,13 @@ fn run_live_session() -> LiveSession {
     // Case 43 exchanges, while live.
     let mut http = BTreeMap::new();
     let get = |path: &str, headers: &[(&str, &str)]| {
-        http_request(weir.http_addr, "GET", &format!("{LIVE_BASE}/{path}"), headers)
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        http_request(
+            weir.http_addr,
+            "GET",
+            &format!("{LIVE_BASE}/{path}"),
+            headers,
+        )
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     };
     for (label, name) in [
         ("index", "index.m3u8"),
@@ -1618,7 +1664,10 @@ fn run_live_session() -> LiveSession {
         "video.m3u8 gzip",
         get("video.m3u8", &[("Accept-Encoding", "gzip")]),
     );
-    http.insert("index gzip", get("index.m3u8", &[("Accept-Encoding", "gzip")]));
+    http.insert(
+        "index gzip",
+        get("index.m3u8", &[("Accept-Encoding", "gzip")]),
+    );
     let preflight = |path: &str| {
         http_request(
             weir.http_addr,
@@ -1705,7 +1754,11 @@ fn case11_timestamps_cross_24bit_boundary_tfdt_continuous() {
     let opts = default_invariants(Duration::from_millis(500), 1.0);
     for name in MEDIA {
         let r = check_invariants(&rec, name, &opts);
-        assert!(r.violations.is_empty(), "{name}: {}", r.violations.join("\n"));
+        assert!(
+            r.violations.is_empty(),
+            "{name}: {}",
+            r.violations.join("\n")
+        );
         assert!(
             r.checked >= 20,
             "{name}: only {} snapshots over {:?}: the playlist did not keep growing",
@@ -1727,9 +1780,20 @@ fn case11_timestamps_cross_24bit_boundary_tfdt_continuous() {
     // The whole 20 s made it through, across the boundary at ~7.2 s.
     let vsecs = (v.end_tfdt - v.first_tfdt) as f64 / f64::from(v.timescale);
     let asecs = (a.end_tfdt - a.first_tfdt) as f64 / f64::from(a.timescale);
-    assert!(vsecs > 19.0 && asecs > 19.0, "video {vsecs} s, audio {asecs} s");
-    assert_eq!(v.samples, ffprobe_count_packets(&asset, "v:0"), "video samples");
-    assert_eq!(a.samples, ffprobe_count_packets(&asset, "a:0"), "audio samples");
+    assert!(
+        vsecs > 19.0 && asecs > 19.0,
+        "video {vsecs} s, audio {asecs} s"
+    );
+    assert_eq!(
+        v.samples,
+        ffprobe_count_packets(&asset, "v:0"),
+        "video samples"
+    );
+    assert_eq!(
+        a.samples,
+        ffprobe_count_packets(&asset, "a:0"),
+        "audio samples"
+    );
     // Concat-probe: continuous pts (no gap above one frame).
     let timeline = rec.timeline("video.m3u8");
     let init = rec.file(timeline.values().next().unwrap().map.as_deref().unwrap());
@@ -1771,7 +1835,11 @@ fn case17_graceful_finish_endlist_within_1s() {
     }
     for name in MEDIA {
         let pl = parse_media(&s.after_end[name].text()).unwrap();
-        assert!(pl.endlist, "{name} after the end:\n{}", s.after_end[name].text());
+        assert!(
+            pl.endlist,
+            "{name} after the end:\n{}",
+            s.after_end[name].text()
+        );
     }
     let _ = s.publisher_exit_at;
 }
@@ -1779,7 +1847,14 @@ fn case17_graceful_finish_endlist_within_1s() {
 /// Publishes `input` with `-c copy` at `speed` × real time (`-readrate`).
 fn publish_at(input: &Path, url: &str, speed: f64, extra_out: &[&str]) -> Ffmpeg {
     let speed = speed.to_string();
-    let mut args: Vec<&str> = vec!["-readrate", &speed, "-i", input.to_str().unwrap(), "-c", "copy"];
+    let mut args: Vec<&str> = vec![
+        "-readrate",
+        &speed,
+        "-i",
+        input.to_str().unwrap(),
+        "-c",
+        "copy",
+    ];
     args.extend_from_slice(extra_out);
     args.extend(["-f", "flv", url]);
     Ffmpeg::spawn(&args)
@@ -1817,8 +1892,8 @@ fn case19_reconnect_within_grace_one_discontinuity() {
     let resumed = Instant::now();
     assert!(resumed - killed < Duration::from_secs(3));
     let exit = wait_success(&mut second, Duration::from_secs(30), "second publish");
-    let endlist = wait_endlist(&weir, base, MEDIA, Duration::from_secs(5))
-        .map(|t| t.duration_since(exit));
+    let endlist =
+        wait_endlist(&weir, base, MEDIA, Duration::from_secs(5)).map(|t| t.duration_since(exit));
     let rec = rec.wait_ended(Duration::from_secs(5));
     assert!(rec.fetch_errors.is_empty(), "{:?}", rec.fetch_errors);
     eprintln!("reconnect: ENDLIST {endlist:?} after the second publisher exited");
@@ -1833,7 +1908,11 @@ fn case19_reconnect_within_grace_one_discontinuity() {
     };
     for name in MEDIA {
         let r = check_invariants(&rec, name, &opts);
-        assert!(r.violations.is_empty(), "{name}: {}", r.violations.join("\n"));
+        assert!(
+            r.violations.is_empty(),
+            "{name}: {}",
+            r.violations.join("\n")
+        );
         let timeline = rec.timeline(name);
         let discs: Vec<u64> = timeline
             .iter()
@@ -1916,7 +1995,11 @@ fn case29_resolution_change_new_init_after_discontinuity() {
     let opts = default_invariants(interval, 4.0);
     for name in MEDIA {
         let r = check_invariants(&rec, name, &opts);
-        assert!(r.violations.is_empty(), "{name}: {}", r.violations.join("\n"));
+        assert!(
+            r.violations.is_empty(),
+            "{name}: {}",
+            r.violations.join("\n")
+        );
     }
     let video = rec.last_media("video.m3u8");
     let text = rec.dump("video.m3u8", 1);
@@ -1955,7 +2038,12 @@ fn case29_resolution_change_new_init_after_discontinuity() {
             &[rec.file(&seg.uri)],
         );
         let v = video_stream(&p.streams).expect("video stream");
-        assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(w), Some(h)), "{map} + {}: {v}", seg.uri);
+        assert_eq!(
+            (v["width"].as_u64(), v["height"].as_u64()),
+            (Some(w), Some(h)),
+            "{map} + {}: {v}",
+            seg.uri
+        );
         assert!(p.packets[0].key, "{} starts with a key frame", seg.uri);
     }
     check_track(&rec, "video.m3u8", true);
@@ -1993,14 +2081,23 @@ fn case30_repeated_identical_sequence_headers_no_discontinuity() {
     for t in &src.tags {
         if t.is_avc_key_frame() {
             if seen_key {
-                repeated.push(FlvTag { ts: t.ts, ..avc.clone() });
-                repeated.push(FlvTag { ts: t.ts, ..aac.clone() });
+                repeated.push(FlvTag {
+                    ts: t.ts,
+                    ..avc.clone()
+                });
+                repeated.push(FlvTag {
+                    ts: t.ts,
+                    ..aac.clone()
+                });
             }
             seen_key = true;
         }
         repeated.push(t.clone());
     }
-    let extra = repeated.iter().filter(|t| t.is_avc_sequence_header()).count();
+    let extra = repeated
+        .iter()
+        .filter(|t| t.is_avc_sequence_header())
+        .count();
     assert!(extra >= 5, "only {extra} AVC sequence headers");
 
     let weir = Weir::start(&["--playlist-window", "20"]);
@@ -2014,8 +2111,14 @@ fn case30_repeated_identical_sequence_headers_no_discontinuity() {
         let base = format!("/live/{key}");
         wait_endlist(&weir, &base, MEDIA, Duration::from_secs(10))
             .unwrap_or_else(|| panic!("{key}: no ENDLIST"));
-        let rec = Recorder::start(weir.http_addr, &base, MEDIA, &[], Duration::from_millis(100))
-            .wait_ended(Duration::from_secs(10));
+        let rec = Recorder::start(
+            weir.http_addr,
+            &base,
+            MEDIA,
+            &[],
+            Duration::from_millis(100),
+        )
+        .wait_ended(Duration::from_secs(10));
         assert!(rec.fetch_errors.is_empty(), "{key}: {:?}", rec.fetch_errors);
         recs.push(rec);
     }
@@ -2023,12 +2126,17 @@ fn case30_repeated_identical_sequence_headers_no_discontinuity() {
     for name in MEDIA {
         let pl = rep.last_media(name);
         let text = rep.dump(name, 1);
-        assert_eq!(pl.discontinuities(), 0, "{name} with repeated headers:\n{text}");
+        assert_eq!(
+            pl.discontinuities(),
+            0,
+            "{name} with repeated headers:\n{text}"
+        );
         assert_eq!(pl.maps().len(), 1, "{name}: one init URI expected:\n{text}");
         assert!(pl.maps()[0].ends_with("init-v1.mp4"), "{text}");
         assert_eq!(pl.discontinuity_sequence, 0, "{text}");
         let base_pl = plain.last_media(name);
-        let durations = |p: &MediaPlaylist| p.segments.iter().map(|s| s.duration).collect::<Vec<_>>();
+        let durations =
+            |p: &MediaPlaylist| p.segments.iter().map(|s| s.duration).collect::<Vec<_>>();
         assert_eq!(
             durations(&pl),
             durations(&base_pl),
@@ -2066,11 +2174,22 @@ fn case33_tfdt_continuity_and_sample_flags() {
         "video: {} segments {} samples; audio: {} segments {} samples",
         v.segments, v.samples, a.segments, a.samples
     );
-    assert!(v.segments >= 10 && a.segments >= 10, "need ≥ 10 consecutive segments");
+    assert!(
+        v.segments >= 10 && a.segments >= 10,
+        "need ≥ 10 consecutive segments"
+    );
     assert_eq!(v.timescale, 90_000, "video timescale");
     assert_eq!(a.timescale, 48_000, "audio timescale = sample rate");
-    assert_eq!(v.samples, ffprobe_count_packets(&s.asset, "v:0"), "video samples vs source");
-    assert_eq!(a.samples, ffprobe_count_packets(&s.asset, "a:0"), "audio samples vs source");
+    assert_eq!(
+        v.samples,
+        ffprobe_count_packets(&s.asset, "v:0"),
+        "video samples vs source"
+    );
+    assert_eq!(
+        a.samples,
+        ffprobe_count_packets(&s.asset, "a:0"),
+        "audio samples vs source"
+    );
     // Only IDR samples are sync samples (MP4-SEG-06); all audio is sync.
     assert_eq!(
         v.sync_samples,
@@ -2079,7 +2198,11 @@ fn case33_tfdt_continuity_and_sample_flags() {
     );
     assert_eq!(a.sync_samples, a.samples, "every audio sample is sync");
     // AAC-LC: 1024 ticks per sample at the sample rate (MP4-SEG-10, case 36).
-    assert_eq!(a.end_tfdt - a.first_tfdt, a.samples * 1024, "audio durations");
+    assert_eq!(
+        a.end_tfdt - a.first_tfdt,
+        a.samples * 1024,
+        "audio durations"
+    );
     // Audio and video end together (|Σ audio − Σ video| < 50 ms, case 36).
     let vs = (v.end_tfdt - v.first_tfdt) as f64 / 90_000.0;
     let as_ = (a.end_tfdt - a.first_tfdt) as f64 / 48_000.0;
@@ -2100,16 +2223,34 @@ fn case38_playlist_invariants_sampled_live() {
             "{name}: {} snapshots over {:?}, longest wait for a segment {:?}, TD {:?}, VERSION {:?}",
             r.checked, r.span, r.longest_wait, r.target, r.version
         );
-        assert!(r.violations.is_empty(), "{name}:\n{}", r.violations.join("\n"));
-        assert!(r.span >= Duration::from_secs(18), "{name}: sampled only {:?}", r.span);
-        assert_eq!(r.version, Some(6), "{name}: EXT-X-VERSION 6 for fMP4 (HLS-PL-01)");
+        assert!(
+            r.violations.is_empty(),
+            "{name}:\n{}",
+            r.violations.join("\n")
+        );
+        assert!(
+            r.span >= Duration::from_secs(18),
+            "{name}: sampled only {:?}",
+            r.span
+        );
+        assert_eq!(
+            r.version,
+            Some(6),
+            "{name}: EXT-X-VERSION 6 for fMP4 (HLS-PL-01)"
+        );
         assert_eq!(r.target, Some(2), "{name}: TARGETDURATION for 2 s GOPs");
         targets.push(r.target);
         let last = s.rec.last_media(name);
-        assert!(last.media_sequence > 0, "{name}: the window should have slid");
+        assert!(
+            last.media_sequence > 0,
+            "{name}: the window should have slid"
+        );
         assert!(last.segments.len() <= 6 + 1, "{name}: window 6");
     }
-    assert_eq!(targets[0], targets[1], "HLS-MV-02: one TARGETDURATION for all media playlists");
+    assert_eq!(
+        targets[0], targets[1],
+        "HLS-MV-02: one TARGETDURATION for all media playlists"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -2139,11 +2280,18 @@ fn case39_long_gop_segments_start_on_key_frames() {
             r.longest_wait,
             rec.dump(name, 1)
         );
-        assert!(r.violations.is_empty(), "{name}:\n{}", r.violations.join("\n"));
+        assert!(
+            r.violations.is_empty(),
+            "{name}:\n{}",
+            r.violations.join("\n")
+        );
         assert!(r.checked >= 8, "{name}: only {} snapshots", r.checked);
         targets.push(r.target);
     }
-    assert_eq!(targets[0], targets[1], "HLS-MV-02: one TARGETDURATION for all media playlists");
+    assert_eq!(
+        targets[0], targets[1],
+        "HLS-MV-02: one TARGETDURATION for all media playlists"
+    );
     assert!(
         targets[0] >= Some(10),
         "TARGETDURATION {:?} below the 10 s GOP",
@@ -2165,7 +2313,11 @@ fn case41_multivariant_frame_rate_is_30() {
     let mut rates = Vec::new();
     for snap in s.rec.of("index.m3u8").filter(|x| x.status == 200) {
         let mv = parse_multivariant(&snap.body).unwrap();
-        let fr = mv.variants[0].0.get("FRAME-RATE").cloned().unwrap_or_default();
+        let fr = mv.variants[0]
+            .0
+            .get("FRAME-RATE")
+            .cloned()
+            .unwrap_or_default();
         if rates.last() != Some(&fr) {
             rates.push(fr);
         }
@@ -2182,7 +2334,11 @@ fn single_track_hls(asset: &Path, key: &str, video: bool) -> (Recording, Value) 
     let base = format!("/live/{key}");
     let mut ff = Ffmpeg::publish(asset, &weir.rtmp_url(key), false, &[]);
     wait_success(&mut ff, Duration::from_secs(30), "publish");
-    let present: &'static [&'static str] = if video { &["video.m3u8"] } else { &["audio.m3u8"] };
+    let present: &'static [&'static str] = if video {
+        &["video.m3u8"]
+    } else {
+        &["audio.m3u8"]
+    };
     let absent: &'static [&'static str] = if video {
         &["index.m3u8", "audio.m3u8"]
     } else {
@@ -2190,10 +2346,19 @@ fn single_track_hls(asset: &Path, key: &str, video: bool) -> (Recording, Value) 
     };
     wait_endlist(&weir, &base, present, Duration::from_secs(10))
         .unwrap_or_else(|| panic!("{key}: no ENDLIST\n{}", weir.stderr()));
-    let rec = Recorder::start(weir.http_addr, &base, present, absent, Duration::from_millis(100))
-        .wait_ended(Duration::from_secs(10));
-    let probe = ffprobe_json(&["-show_streams", &weir.http_url(&format!("{base}/index.m3u8"))])
-        .unwrap_or_else(|e| panic!("{key}: ffprobe index.m3u8: {e}"));
+    let rec = Recorder::start(
+        weir.http_addr,
+        &base,
+        present,
+        absent,
+        Duration::from_millis(100),
+    )
+    .wait_ended(Duration::from_secs(10));
+    let probe = ffprobe_json(&[
+        "-show_streams",
+        &weir.http_url(&format!("{base}/index.m3u8")),
+    ])
+    .unwrap_or_else(|e| panic!("{key}: ffprobe index.m3u8: {e}"));
     (rec, probe)
 }
 
@@ -2204,8 +2369,17 @@ fn case42_audio_only_hls() {
     let mv = parse_multivariant(&idx.body).unwrap();
     assert_eq!(mv.variants.len(), 1, "{}", idx.body);
     let (attrs, uri) = &mv.variants[0];
-    assert_eq!(attrs.get("CODECS").map(String::as_str), Some("mp4a.40.2"), "{}", idx.body);
-    assert!(!attrs.contains_key("RESOLUTION"), "no RESOLUTION without video:\n{}", idx.body);
+    assert_eq!(
+        attrs.get("CODECS").map(String::as_str),
+        Some("mp4a.40.2"),
+        "{}",
+        idx.body
+    );
+    assert!(
+        !attrs.contains_key("RESOLUTION"),
+        "no RESOLUTION without video:\n{}",
+        idx.body
+    );
     // Whatever the shape (variant URI or AUDIO rendition), it leads to audio.m3u8.
     let leads_to_audio = uri == "audio.m3u8"
         || mv
@@ -2215,9 +2389,17 @@ fn case42_audio_only_hls() {
     assert!(leads_to_audio, "{}", idx.body);
     if uri != "audio.m3u8" {
         let target = rec.of(uri).last().map(|s| s.status);
-        assert_eq!(target, Some(200), "variant URI {uri} must be served:\n{}", idx.body);
+        assert_eq!(
+            target,
+            Some(200),
+            "variant URI {uri} must be served:\n{}",
+            idx.body
+        );
     }
-    assert!(rec.of("video.m3u8").all(|s| s.status == 404), "video.m3u8 must be 404");
+    assert!(
+        rec.of("video.m3u8").all(|s| s.status == 404),
+        "video.m3u8 must be 404"
+    );
     let streams = probe["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1, "{}", stream_summary(streams));
     let a = audio_stream(streams).expect("audio stream");
@@ -2240,20 +2422,32 @@ fn case42_video_only_hls() {
         "CODECS only the video codec: {}",
         idx.body
     );
-    assert!(!attrs.contains_key("AUDIO"), "no AUDIO group:\n{}", idx.body);
     assert!(
-        mv.media.iter().all(|m| m.get("TYPE").map(String::as_str) != Some("AUDIO")),
+        !attrs.contains_key("AUDIO"),
+        "no AUDIO group:\n{}",
+        idx.body
+    );
+    assert!(
+        mv.media
+            .iter()
+            .all(|m| m.get("TYPE").map(String::as_str) != Some("AUDIO")),
         "no audio rendition:\n{}",
         idx.body
     );
     assert_eq!(uri, "video.m3u8");
     assert_eq!(attrs.get("RESOLUTION").map(String::as_str), Some("320x240"));
-    assert!(rec.of("audio.m3u8").all(|s| s.status == 404), "audio.m3u8 must be 404");
+    assert!(
+        rec.of("audio.m3u8").all(|s| s.status == 404),
+        "audio.m3u8 must be 404"
+    );
     let streams = probe["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1, "{}", stream_summary(streams));
     let v = video_stream(streams).expect("video stream");
     assert_eq!(v["codec_name"], "h264");
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(320), Some(240)));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(320), Some(240))
+    );
     check_track(&rec, "video.m3u8", true);
 }
 
@@ -2343,8 +2537,16 @@ fn case43_http_headers_cors_gzip_range_404() {
     // Preflight.
     for label in ["preflight segment", "preflight playlist"] {
         let r = &h[label];
-        assert!((200..300).contains(&r.status), "{label}: status {}", r.status);
-        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{label}");
+        assert!(
+            (200..300).contains(&r.status),
+            "{label}: status {}",
+            r.status
+        );
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("*"),
+            "{label}"
+        );
         let allow = r
             .header("access-control-allow-headers")
             .unwrap_or_default()
@@ -2357,13 +2559,21 @@ fn case43_http_headers_cors_gzip_range_404() {
             .header("access-control-allow-methods")
             .unwrap_or_default()
             .to_ascii_uppercase();
-        assert!(methods == "*" || methods.contains("GET"), "{label}: {methods:?}");
+        assert!(
+            methods == "*" || methods.contains("GET"),
+            "{label}: {methods:?}"
+        );
     }
     // gzip.
     for label in ["video.m3u8 gzip", "index gzip"] {
         let r = &h[label];
         assert_eq!(r.status, 200, "{label}");
-        assert_eq!(r.header("content-encoding"), Some("gzip"), "{label}: {:?}", r.headers);
+        assert_eq!(
+            r.header("content-encoding"),
+            Some("gzip"),
+            "{label}: {:?}",
+            r.headers
+        );
         let text = gunzip(&r.body);
         assert!(text.starts_with("#EXTM3U"), "{label}: {text}");
         assert_eq!(
@@ -2373,7 +2583,11 @@ fn case43_http_headers_cors_gzip_range_404() {
         );
     }
     // 404s.
-    for label in ["unknown stream playlist", "unknown stream segment", "segment far ahead"] {
+    for label in [
+        "unknown stream playlist",
+        "unknown stream segment",
+        "segment far ahead",
+    ] {
         let r = &h[label];
         assert_eq!(r.status, 404, "{label}");
         assert!(
@@ -2403,7 +2617,10 @@ fn case44_startup_404_until_two_segments() {
             before.len(),
             snaps[first_ok].at.saturating_duration_since(s.live_at)
         );
-        assert!(while_live >= 3, "{name}: too few requests before the playlist appeared");
+        assert!(
+            while_live >= 3,
+            "{name}: too few requests before the playlist appeared"
+        );
         for x in before {
             assert_eq!(x.status, 404, "{name} before it is ready");
             assert!(
@@ -2437,7 +2654,10 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
     let streams = probe["streams"].as_array().unwrap();
     let v = video_stream(streams).unwrap_or_else(|| panic!("{}", stream_summary(streams)));
     assert_eq!(v["codec_name"], "h264");
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(1280), Some(720)));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
     let a = audio_stream(streams).unwrap_or_else(|| panic!("{}", stream_summary(streams)));
     assert_eq!(a["codec_name"], "aac");
     assert_eq!(a["sample_rate"], "48000");
@@ -2452,7 +2672,10 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
     let mut codecs: Vec<&str> = attrs["CODECS"].split(',').collect();
     codecs.sort_unstable();
     assert_eq!(codecs, ["avc1.64001f", "mp4a.40.2"], "{}", idx.body);
-    assert_eq!(attrs.get("RESOLUTION").map(String::as_str), Some("1280x720"));
+    assert_eq!(
+        attrs.get("RESOLUTION").map(String::as_str),
+        Some("1280x720")
+    );
     let group = attrs.get("AUDIO").expect("AUDIO group");
     let media = mv
         .media
@@ -2484,7 +2707,10 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
     let streams = out["streams"].as_array().unwrap();
     let v = video_stream(streams).expect("video in the client's recording");
     assert_eq!(v["codec_name"], "h264");
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(1280), Some(720)));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
     let a = audio_stream(streams).expect("audio in the client's recording");
     assert_eq!(a["codec_name"], "aac");
     assert_eq!(a["sample_rate"], "48000");
@@ -2503,8 +2729,16 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
     assert_strictly_increasing_dts(&p.packets, "video concat");
     let reordered = p.packets.iter().filter(|x| x.pts != x.dts).count();
     let share = reordered as f64 / p.packets.len() as f64;
-    eprintln!("video: {} packets, {:.0} % with pts != dts", p.packets.len(), share * 100.0);
-    assert!(share >= 0.5, "B-frames preserved: only {:.0} % pts != dts", share * 100.0);
+    eprintln!(
+        "video: {} packets, {:.0} % with pts != dts",
+        p.packets.len(),
+        share * 100.0
+    );
+    assert!(
+        share >= 0.5,
+        "B-frames preserved: only {:.0} % pts != dts",
+        share * 100.0
+    );
     // Case 35: decode and presentation times equal the source's (FLV ms ×
     // 90), packet for packet, relative to the first DTS.
     let src_video = ffprobe_json(&[
@@ -2526,7 +2760,10 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
     for (i, (x, (sp, sd))) in p.packets.iter().zip(&src_ts).enumerate() {
         let got = (x.pts.unwrap() - d0, x.dts.unwrap() - d0);
         let want = ((sp - s0) * 90, (sd - s0) * 90);
-        assert_eq!(got, want, "video packet {i}: (pts, dts) relative to the first DTS");
+        assert_eq!(
+            got, want,
+            "video packet {i}: (pts, dts) relative to the first DTS"
+        );
     }
     assert_segments_start_with_key_frames(rec, "video.m3u8", "live720");
 
@@ -2550,7 +2787,10 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
         .filter(|(_, x)| x.duration != Some(1024))
         .map(|(i, x)| (i, x.duration))
         .collect();
-    assert!(odd.is_empty(), "AAC packets must last 1024 samples: {odd:?}");
+    assert!(
+        odd.is_empty(),
+        "AAC packets must last 1024 samples: {odd:?}"
+    );
     let _ = &s.weir_log;
 }
 
@@ -2570,9 +2810,19 @@ fn burst_publish_is_packaged_without_loss() {
         .wait_ended(Duration::from_secs(10));
     for name in MEDIA {
         let pl = rec.last_media(name);
-        assert_eq!(pl.discontinuities(), 0, "{name}:\n{}\n{}", rec.dump(name, 1), weir.stderr());
+        assert_eq!(
+            pl.discontinuities(),
+            0,
+            "{name}:\n{}\n{}",
+            rec.dump(name, 1),
+            weir.stderr()
+        );
         assert_eq!(pl.target, Some(2), "{name}:\n{}", rec.dump(name, 1));
     }
     let v = check_track(&rec, "video.m3u8", true);
-    assert_eq!(v.samples, ffprobe_count_packets(&asset, "v:0"), "video frames lost");
+    assert_eq!(
+        v.samples,
+        ffprobe_count_packets(&asset, "v:0"),
+        "video frames lost"
+    );
 }
