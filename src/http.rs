@@ -27,12 +27,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/streams", get(streams))
         .route("/{app}/{key}/{*file}", get(stream_file))
-        // Playlists and JSON compress well; media segments never (HTTP, crate-fit §5).
+        // JSON compresses on the fly; playlists come pre-compressed (one gzip
+        // per update, not per request); media segments never.
         .layer(
             CompressionLayer::new().compress_when(
                 SizeAbove::new(256)
                     .and(NotForContentType::const_new("video/"))
-                    .and(NotForContentType::const_new("audio/")),
+                    .and(NotForContentType::const_new("audio/"))
+                    .and(NotForContentType::const_new(
+                        "application/vnd.apple.mpegurl",
+                    )),
             ),
         )
         .layer(CorsLayer::permissive())
@@ -81,16 +85,31 @@ async fn stream_file(
             .get(header::IF_NONE_MATCH)
             .zip(etag.as_ref())
             .is_some_and(|(have, current)| have == current);
+        let wants_gzip = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
         let mut resp = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            (
-                [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")],
-                p.text,
-            )
-                .into_response()
+            match p.gzip.filter(|_| wants_gzip) {
+                Some(gz) => (
+                    [
+                        (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+                        (header::CONTENT_ENCODING, "gzip"),
+                    ],
+                    gz,
+                )
+                    .into_response(),
+                None => (
+                    [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")],
+                    p.text,
+                )
+                    .into_response(),
+            }
         };
         let h = resp.headers_mut();
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static(PLAYLIST_CACHE),

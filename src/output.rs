@@ -21,11 +21,20 @@ pub struct Output {
     playlists: RwLock<HashMap<String, Playlist>>,
 }
 
-/// A playlist snapshot and its entity tag.
+/// A playlist snapshot, its gzip form (compressed once, not per request) and
+/// its entity tag.
 #[derive(Clone, Debug)]
 pub struct Playlist {
     pub text: Bytes,
+    pub gzip: Option<Bytes>,
     pub etag: String,
+}
+
+fn gzip(text: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(text).ok()?;
+    enc.finish().ok().map(Bytes::from)
 }
 
 struct Entry {
@@ -72,11 +81,13 @@ impl Output {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         text.hash(&mut h);
         let etag = format!("\"{:016x}\"", h.finish());
+        let gzip = gzip(text.as_bytes());
         let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
         p.insert(
             name.to_owned(),
             Playlist {
                 text: Bytes::from(text),
+                gzip,
                 etag,
             },
         );
@@ -130,5 +141,12 @@ mod tests {
         assert_eq!(&old.text[..], b"#EXTM3U\n1");
         assert_eq!(&new.text[..], b"#EXTM3U\n2");
         assert_ne!(old.etag, new.etag);
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&new.gzip.unwrap()[..]),
+            &mut plain,
+        )
+        .unwrap();
+        assert_eq!(plain, b"#EXTM3U\n2");
     }
 }
