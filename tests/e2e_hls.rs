@@ -2048,6 +2048,9 @@ fn case29_resolution_change_new_init_after_discontinuity() {
     }
     check_track(&rec, "video.m3u8", true);
     check_track(&rec, "audio.m3u8", false);
+    if let Some(idx) = rec.last_ok("index.m3u8") {
+        eprintln!("multivariant after the resolution change:\n{}", idx.body);
+    }
     let audio = rec.last_media("audio.m3u8");
     eprintln!(
         "audio across the video resolution change: maps {:?}, {} discontinuities",
@@ -2366,6 +2369,7 @@ fn single_track_hls(asset: &Path, key: &str, video: bool) -> (Recording, Value) 
 fn case42_audio_only_hls() {
     let (rec, probe) = single_track_hls(&common::assets::audio_only(), "radio", false);
     let idx = rec.last_ok("index.m3u8").expect("index.m3u8 served");
+    eprintln!("audio-only multivariant:\n{}", idx.body);
     let mv = parse_multivariant(&idx.body).unwrap();
     assert_eq!(mv.variants.len(), 1, "{}", idx.body);
     let (attrs, uri) = &mv.variants[0];
@@ -2413,6 +2417,7 @@ fn case42_audio_only_hls() {
 fn case42_video_only_hls() {
     let (rec, probe) = single_track_hls(&common::assets::video_only(), "silent", true);
     let idx = rec.last_ok("index.m3u8").expect("index.m3u8 served");
+    eprintln!("video-only multivariant:\n{}", idx.body);
     let mv = parse_multivariant(&idx.body).unwrap();
     assert_eq!(mv.variants.len(), 1, "{}", idx.body);
     let (attrs, uri) = &mv.variants[0];
@@ -2796,27 +2801,40 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
 
 // ---------------------------------------------------------------------------
 // Found while writing these tests: a publisher that sends faster than real
-// time overruns the packager's fan-out and frames are dropped.
+// time overruns the packager's fan-out (a 1024-event broadcast channel,
+// `src/stream.rs` FANOUT_CAPACITY) and weir drops frames: the segment around
+// the loss spans the hole, a DISCONTINUITY follows and TARGETDURATION is
+// raised. The publish here is 25 s of 720p (≈ 1 900 frames) sent unpaced by
+// the FLV publisher above, which drains the socket before closing (ffmpeg
+// without `-re` often closes with a TCP reset that loses the tail instead).
 // ---------------------------------------------------------------------------
 #[test]
+#[ignore = "weir bug: frames lost when a publisher bursts more than ~1024 frames (packager fell behind)"]
 fn burst_publish_is_packaged_without_loss() {
     let asset = high_720p_25s();
     let weir = Weir::start(&["--playlist-window", "20"]);
     let base = "/live/burst";
-    let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url("burst"), false, &[]);
-    wait_success(&mut ff, Duration::from_secs(60), "publish");
+    let tags = read_flv(&asset).tags;
+    spawn_flv_publish(weir.rtmp_addr, "burst", tags, 1e6)
+        .join()
+        .unwrap()
+        .expect("unpaced publish");
     wait_endlist(&weir, base, MEDIA, Duration::from_secs(10)).expect("ENDLIST");
     let rec = Recorder::start(weir.http_addr, base, MEDIA, &[], Duration::from_millis(100))
         .wait_ended(Duration::from_secs(10));
+    let log = weir.stderr();
+    assert!(
+        !log.contains("fell behind"),
+        "weir dropped frames:\n{}\n{}",
+        log.lines()
+            .filter(|l| l.contains("WARN"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        rec.dump("video.m3u8", 1)
+    );
     for name in MEDIA {
         let pl = rec.last_media(name);
-        assert_eq!(
-            pl.discontinuities(),
-            0,
-            "{name}:\n{}\n{}",
-            rec.dump(name, 1),
-            weir.stderr()
-        );
+        assert_eq!(pl.discontinuities(), 0, "{name}:\n{}", rec.dump(name, 1));
         assert_eq!(pl.target, Some(2), "{name}:\n{}", rec.dump(name, 1));
     }
     let v = check_track(&rec, "video.m3u8", true);
@@ -2825,4 +2843,113 @@ fn burst_publish_is_packaged_without_loss() {
         ffprobe_count_packets(&asset, "v:0"),
         "video frames lost"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The checkers above catch what they claim to (no server needed).
+// ---------------------------------------------------------------------------
+#[test]
+fn playlist_checker_self_test() {
+    fn pl(td: u64, seq: u64, segs: &[(u64, f64)], extra_head: &str, endlist: bool) -> String {
+        let mut s = format!(
+            "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{td}\n#EXT-X-MEDIA-SEQUENCE:{seq}\n{extra_head}"
+        );
+        s.push_str("#EXT-X-MAP:URI=\"video/init-v1.mp4\"\n");
+        for (n, d) in segs {
+            s.push_str(&format!("#EXTINF:{d:.5},\nvideo/seg-{n}.m4s\n"));
+        }
+        if endlist {
+            s.push_str("#EXT-X-ENDLIST\n");
+        }
+        s
+    }
+    let t0 = Instant::now();
+    let rec_of = |bodies: Vec<String>| Recording {
+        snapshots: bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Snapshot {
+                at: t0 + Duration::from_millis(500 * i as u64),
+                name: "video.m3u8",
+                status: 200,
+                cache_control: None,
+                body,
+            })
+            .collect(),
+        ..Recording::default()
+    };
+    let opts = default_invariants(Duration::from_millis(500), 1.0);
+    let violations =
+        |bodies: Vec<String>| check_invariants(&rec_of(bodies), "video.m3u8", &opts).violations;
+    let two = [(0, 2.0), (1, 2.0)];
+    let three = [(0, 2.0), (1, 2.0), (2, 2.0)];
+    let good = vec![pl(2, 0, &two, "", false), pl(2, 0, &three, "", false)];
+    assert!(violations(good).is_empty());
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        (
+            "TARGETDURATION changed",
+            vec![pl(2, 0, &two, "", false), pl(3, 0, &three, "", false)],
+        ),
+        (
+            "rounds above",
+            vec![pl(2, 0, &[(0, 2.0), (1, 2.6)], "", false)],
+        ),
+        (
+            "live playlist with 1",
+            vec![pl(2, 0, &[(0, 2.0)], "", false)],
+        ),
+        (
+            "MEDIA-SEQUENCE 0 -> 2 but 1",
+            vec![
+                pl(2, 0, &three, "", false),
+                pl(2, 2, &[(1, 2.0), (2, 2.0), (3, 2.0)], "", false),
+            ],
+        ),
+        (
+            "went backwards",
+            vec![
+                pl(2, 1, &[(1, 2.0), (2, 2.0)], "", false),
+                pl(2, 0, &three, "", false),
+            ],
+        ),
+        (
+            "no new segment",
+            (0..10).map(|_| pl(2, 0, &two, "", false)).collect(),
+        ),
+        (
+            "changed after ENDLIST",
+            vec![pl(2, 0, &two, "", true), pl(2, 0, &three, "", true)],
+        ),
+        (
+            "EXT-X-VERSION tags",
+            vec![pl(2, 0, &two, "#EXT-X-VERSION:6\n", false)],
+        ),
+        (
+            "segments were removed",
+            vec![
+                pl(2, 0, &three, "", false),
+                pl(2, 1, &[(1, 2.0), (2, 2.0)], "", false),
+            ],
+        ),
+    ];
+    for (want, bodies) in cases {
+        let v = violations(bodies);
+        assert!(
+            v.iter().any(|m| m.contains(want)),
+            "expected a violation containing {want:?}, got {v:?}"
+        );
+    }
+    // Media playlist parser: MAP, DISCONTINUITY and ordering rules.
+    let p = parse_media(
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"a/init-v1.mp4\"\n\
+         #EXTINF:2.0,\na/seg-0.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"a/init-v2.mp4\"\n\
+         #EXTINF:1.5,\na/seg-1.m4s\n",
+    )
+    .unwrap();
+    assert_eq!(p.maps(), ["a/init-v1.mp4", "a/init-v2.mp4"]);
+    assert!(p.segments[1].discontinuity && !p.segments[0].discontinuity);
+    assert!(parse_media("#EXTM3U\n#EXTINF:2,\nx\n#EXT-X-MEDIA-SEQUENCE:3\n").is_err());
+    let a = parse_attrs(r#"BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720"#);
+    assert_eq!(a["CODECS"], "avc1.64001f,mp4a.40.2");
+    assert_eq!(a["RESOLUTION"], "1280x720");
 }
