@@ -1481,6 +1481,38 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
     check
 }
 
+/// Peak segment bit rate of a media playlist's recorded segments
+/// (bytes × 8 / EXTINF, HLS2 §4.4.6.2).
+fn measured_peak_bps(rec: &Recording, playlist: &str) -> u64 {
+    rec.timeline(playlist)
+        .values()
+        .map(|s| (rec.file(&s.uri).len() as f64 * 8.0 / s.duration) as u64)
+        .max()
+        .unwrap_or(0)
+}
+
+/// BANDWIDTH of the last multivariant playlist covers the largest sum of
+/// the renditions' peak segment bit rates.
+fn assert_bandwidth_covers_peaks(rec: &Recording) {
+    let idx = rec.last_ok("index.m3u8").expect("index.m3u8 served");
+    let mv = parse_multivariant(&idx.body).unwrap();
+    let attrs = &mv.variants[0].0;
+    let bw: u64 = attrs["BANDWIDTH"].parse().unwrap();
+    let peak = measured_peak_bps(rec, "video.m3u8") + measured_peak_bps(rec, "audio.m3u8");
+    eprintln!("BANDWIDTH {bw}, measured peak video + audio {peak}");
+    // 0.1 % slack: EXTINF is printed with 5 decimals, weir divides by ticks.
+    assert!(
+        bw + bw / 1000 >= peak,
+        "BANDWIDTH {bw} < measured peak segment bit rate {peak} (video {} + audio {}):\n{}",
+        measured_peak_bps(rec, "video.m3u8"),
+        measured_peak_bps(rec, "audio.m3u8"),
+        idx.body
+    );
+    if let Some(avg) = attrs.get("AVERAGE-BANDWIDTH") {
+        assert!(avg.parse::<u64>().unwrap() <= bw, "{}", idx.body);
+    }
+}
+
 /// Every video segment, probed alone with its init, starts with a key frame.
 fn assert_segments_start_with_key_frames(rec: &Recording, playlist: &str, tag: &str) {
     for (msn, seg) in rec.timeline(playlist) {
@@ -1957,8 +1989,9 @@ fn case19_reconnect_within_grace_one_discontinuity() {
 // ---------------------------------------------------------------------------
 // Case 29: a resolution change gets a new init after a DISCONTINUITY
 // ---------------------------------------------------------------------------
-#[test]
-fn case29_resolution_change_new_init_after_discontinuity() {
+/// 6 s of 720p then 6 s of 360p in one FLV, published at 4 × real time
+/// and recorded.
+fn resolution_change_recording() -> (Recording, Duration) {
     let a = high_asset("hls-high-720p30-aac48k-6s", "1280x720", 6, 60, "2M");
     let b = high_asset("hls-high-360p30-aac48k-6s", "640x360", 6, 60, "600k");
     // ffmpeg's concat demuxer keeps only the first sequence header, so the
@@ -1991,7 +2024,12 @@ fn case29_resolution_change_new_init_after_discontinuity() {
     wait_success(&mut ff, Duration::from_secs(30), "publish");
     let rec = rec.wait_ended(Duration::from_secs(5));
     assert!(rec.fetch_errors.is_empty(), "{:?}", rec.fetch_errors);
+    (rec, interval)
+}
 
+#[test]
+fn case29_resolution_change_new_init_after_discontinuity() {
+    let (rec, interval) = resolution_change_recording();
     let opts = default_invariants(interval, 4.0);
     for name in MEDIA {
         let r = check_invariants(&rec, name, &opts);
@@ -2051,12 +2089,27 @@ fn case29_resolution_change_new_init_after_discontinuity() {
     if let Some(idx) = rec.last_ok("index.m3u8") {
         eprintln!("multivariant after the resolution change:\n{}", idx.body);
     }
+    eprintln!(
+        "peak segment bit rates: video {}, audio {}",
+        measured_peak_bps(&rec, "video.m3u8"),
+        measured_peak_bps(&rec, "audio.m3u8")
+    );
     let audio = rec.last_media("audio.m3u8");
     eprintln!(
         "audio across the video resolution change: maps {:?}, {} discontinuities",
         audio.maps(),
         audio.discontinuities()
     );
+}
+
+// Case 29 / 41: BANDWIDTH still covers the 720p segments that stay listed
+// after the switch to 360p (HLS2 §4.4.6.2: the largest sum of peak segment
+// bit rates; with ENDLIST every segment has been created).
+#[test]
+#[ignore = "weir bug: BANDWIDTH/AVERAGE-BANDWIDTH restart from the new init's segments after a resolution change"]
+fn case29_bandwidth_covers_segments_before_the_resolution_change() {
+    let (rec, _) = resolution_change_recording();
+    assert_bandwidth_covers_peaks(&rec);
 }
 
 // ---------------------------------------------------------------------------
@@ -2308,10 +2361,10 @@ fn case39_long_gop_segments_start_on_key_frames() {
 }
 
 // ---------------------------------------------------------------------------
-// Case 41 (part): FRAME-RATE of a 30 fps publish
+// Case 41 (part): FRAME-RATE of a 30 fps publish; BANDWIDTH ≥ measured peak
 // ---------------------------------------------------------------------------
 #[test]
-fn case41_multivariant_frame_rate_is_30() {
+fn case41_multivariant_frame_rate_and_bandwidth() {
     let s = live_session();
     let mut rates = Vec::new();
     for snap in s.rec.of("index.m3u8").filter(|x| x.status == 200) {
@@ -2327,6 +2380,7 @@ fn case41_multivariant_frame_rate_is_30() {
     }
     eprintln!("FRAME-RATE values over the session, in order: {rates:?}");
     assert_eq!(rates, ["30.000"], "FRAME-RATE of a 30 fps stream");
+    assert_bandwidth_covers_peaks(&s.rec);
 }
 
 // ---------------------------------------------------------------------------
