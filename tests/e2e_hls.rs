@@ -734,6 +734,8 @@ struct MediaSeg {
     /// URI of the EXT-X-MAP in effect.
     map: Option<String>,
     discontinuity: bool,
+    /// EXT-X-PROGRAM-DATE-TIME, in ms since the Unix epoch.
+    pdt_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -795,6 +797,42 @@ fn parse_attrs(s: &str) -> HashMap<String, String> {
     out
 }
 
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → ms since the Unix epoch.
+fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (clock, offset_min) = if let Some(c) = time.strip_suffix('Z') {
+        (c, 0)
+    } else {
+        let i = time.rfind(['+', '-'])?;
+        let (c, off) = time.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':')?;
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?),
+        )
+    };
+    let mut t = clock.split(':');
+    let (hh, mm) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let secs: f64 = t.next()?.parse().ok()?;
+    // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(
+        (days * 86_400 + hh * 3600 + mm * 60 - offset_min * 60) * 1000
+            + (secs * 1000.0).round() as i64,
+    )
+}
+
 fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
     let mut lines = text.lines();
     if lines.next().map(str::trim_end) != Some("#EXTM3U") {
@@ -812,6 +850,7 @@ fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
     let mut map: Option<String> = None;
     let mut pending_inf: Option<f64> = None;
     let mut pending_disc = false;
+    let mut pending_pdt: Option<i64> = None;
     for line in lines {
         let line = line.trim_end();
         if line.is_empty() {
@@ -843,6 +882,8 @@ fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
             pending_inf = Some(d.parse().map_err(|_| format!("bad EXTINF {line:?}"))?);
         } else if line == "#EXT-X-DISCONTINUITY" {
             pending_disc = true;
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            pending_pdt = Some(parse_rfc3339_ms(v).ok_or_else(|| format!("bad {line:?}"))?);
         } else if line == "#EXT-X-ENDLIST" {
             pl.endlist = true;
         } else if let Some(v) = line.strip_prefix("#EXT-X-PLAYLIST-TYPE:") {
@@ -858,6 +899,7 @@ fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
                 duration,
                 map: map.clone(),
                 discontinuity: std::mem::take(&mut pending_disc),
+                pdt_ms: pending_pdt.take(),
             });
         }
     }
@@ -1114,6 +1156,8 @@ struct InvariantOptions {
     max_wait: Box<dyn Fn(u64) -> Duration>,
     /// A time window in which no new segments are expected (publisher gone).
     quiet: Option<(Instant, Instant)>,
+    /// Check EXT-X-PROGRAM-DATE-TIME (HLS-PL-07).
+    check_pdt: bool,
 }
 
 fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> InvariantReport {
@@ -1172,6 +1216,36 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
                     seg.uri,
                     ctx()
                 ));
+            }
+        }
+        // HLS-PL-07: PDT on the first segment and after every
+        // DISCONTINUITY; consecutive PDTs follow EXTINF (±2 ms) and never
+        // overlap across a discontinuity.
+        for (i, seg) in pl.segments.iter().enumerate().filter(|_| opts.check_pdt) {
+            if (i == 0 || seg.discontinuity) && seg.pdt_ms.is_none() {
+                v.push(format!("no PROGRAM-DATE-TIME on {}{}", seg.uri, ctx()));
+            }
+            if i == 0 {
+                continue;
+            }
+            let p = &pl.segments[i - 1];
+            if let (Some(a), Some(b)) = (p.pdt_ms, seg.pdt_ms) {
+                let expect = a + (p.duration * 1000.0).round() as i64;
+                if seg.discontinuity && b < expect - 2 {
+                    v.push(format!(
+                        "PROGRAM-DATE-TIME of {} overlaps the previous segment by {} ms{}",
+                        seg.uri,
+                        expect - b,
+                        ctx()
+                    ));
+                } else if !seg.discontinuity && (b - expect).abs() > 2 {
+                    v.push(format!(
+                        "PROGRAM-DATE-TIME of {} is {} ms off the previous PDT + EXTINF{}",
+                        seg.uri,
+                        b - expect,
+                        ctx()
+                    ));
+                }
             }
         }
         if pl.segments.first().is_some_and(|s| s.map.is_none()) {
@@ -1301,6 +1375,7 @@ fn default_invariants(interval: Duration, speed: f64) -> InvariantOptions {
             Duration::from_secs_f64(1.5 * td as f64 / speed) + interval + Duration::from_millis(300)
         }),
         quiet: None,
+        check_pdt: true,
     }
 }
 
@@ -1905,8 +1980,16 @@ fn wait_success(ff: &mut Ffmpeg, timeout: Duration, what: &str) -> Instant {
 // ---------------------------------------------------------------------------
 // Case 19: reconnect within the grace period continues the same playlists
 // ---------------------------------------------------------------------------
-#[test]
-fn case19_reconnect_within_grace_one_discontinuity() {
+struct ReconnectRun {
+    rec: Recording,
+    killed: Instant,
+    resumed: Instant,
+    /// ENDLIST this long after the second publisher exited.
+    endlist: Option<Duration>,
+}
+
+/// ~8 s of publish, kill -9, the same key again 1.5 s later for 10 s.
+fn reconnect_recording() -> ReconnectRun {
     let first_asset = common::assets::small_av(20);
     let second_asset = common::assets::small_av(10);
     let weir = Weir::start(&["--playlist-window", "15", "--grace-period", "10"]);
@@ -1928,14 +2011,31 @@ fn case19_reconnect_within_grace_one_discontinuity() {
         wait_endlist(&weir, base, MEDIA, Duration::from_secs(5)).map(|t| t.duration_since(exit));
     let rec = rec.wait_ended(Duration::from_secs(5));
     assert!(rec.fetch_errors.is_empty(), "{:?}", rec.fetch_errors);
+    ReconnectRun {
+        rec,
+        killed,
+        resumed,
+        endlist,
+    }
+}
+
+#[test]
+fn case19_reconnect_within_grace_one_discontinuity() {
+    let ReconnectRun {
+        rec,
+        killed,
+        resumed,
+        endlist,
+    } = reconnect_recording();
     eprintln!("reconnect: ENDLIST {endlist:?} after the second publisher exited");
     assert!(
         endlist.is_some_and(|d| d <= Duration::from_secs(1)),
         "case 17: ENDLIST {endlist:?} after a graceful finish"
     );
-
+    // PROGRAM-DATE-TIME is checked by the ignored test below.
     let opts = InvariantOptions {
         quiet: Some((killed, resumed + Duration::from_secs(3))),
+        check_pdt: false,
         ..default_invariants(Duration::from_millis(500), 1.0)
     };
     for name in MEDIA {
@@ -1984,6 +2084,26 @@ fn case19_reconnect_within_grace_one_discontinuity() {
         .collect();
     let p = concat_probe("reconnect-video.mp4", rec.file(&first_map), &segs);
     assert_strictly_increasing_dts(&p.packets, "video across the reconnect");
+}
+
+// Case 19 / HLS-PL-07: the segment that the reconnect closes (the tail of
+// the first publish) keeps the PROGRAM-DATE-TIME of its media time.
+#[test]
+#[ignore = "weir bug: the last segment before a reconnect gets its PROGRAM-DATE-TIME from the new publisher's clock anchor"]
+fn case19_program_date_time_consistent_across_reconnect() {
+    let run = reconnect_recording();
+    let opts = InvariantOptions {
+        quiet: Some((run.killed, run.resumed + Duration::from_secs(3))),
+        ..default_invariants(Duration::from_millis(500), 1.0)
+    };
+    for name in MEDIA {
+        let r = check_invariants(&run.rec, name, &opts);
+        assert!(
+            r.violations.is_empty(),
+            "{name}: {}",
+            r.violations.join("\n")
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -2910,7 +3030,10 @@ fn playlist_checker_self_test() {
         );
         s.push_str("#EXT-X-MAP:URI=\"video/init-v1.mp4\"\n");
         for (n, d) in segs {
-            s.push_str(&format!("#EXTINF:{d:.5},\nvideo/seg-{n}.m4s\n"));
+            s.push_str(&format!(
+                "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:{:06.3}Z\n#EXTINF:{d:.5},\nvideo/seg-{n}.m4s\n",
+                *n as f64 * 2.0
+            ));
         }
         if endlist {
             s.push_str("#EXT-X-ENDLIST\n");
@@ -2986,6 +3109,16 @@ fn playlist_checker_self_test() {
             ],
         ),
     ];
+    let mut cases = cases;
+    cases.push((
+        "ms off the previous PDT",
+        vec![pl(2, 0, &two, "", false).replace("00:00:02.000Z", "00:00:03.500Z")],
+    ));
+    cases.push((
+        "no PROGRAM-DATE-TIME",
+        vec![pl(2, 0, &two, "", false)
+            .replace("#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.000Z\n", "")],
+    ));
     for (want, bodies) in cases {
         let v = violations(bodies);
         assert!(
@@ -3003,6 +3136,15 @@ fn playlist_checker_self_test() {
     assert_eq!(p.maps(), ["a/init-v1.mp4", "a/init-v2.mp4"]);
     assert!(p.segments[1].discontinuity && !p.segments[0].discontinuity);
     assert!(parse_media("#EXTM3U\n#EXTINF:2,\nx\n#EXT-X-MEDIA-SEQUENCE:3\n").is_err());
+    assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.500Z"), Some(1500));
+    assert_eq!(
+        parse_rfc3339_ms("2026-11-25T05:55:40.232Z"),
+        parse_rfc3339_ms("2026-11-25T06:55:40.232+01:00")
+    );
+    assert_eq!(
+        parse_rfc3339_ms("2000-03-01T00:00:00Z"),
+        Some(951_868_800_000)
+    );
     let a = parse_attrs(r#"BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720"#);
     assert_eq!(a["CODECS"], "avc1.64001f,mp4a.40.2");
     assert_eq!(a["RESOLUTION"], "1280x720");
