@@ -2109,11 +2109,11 @@ fn case19_program_date_time_consistent_across_reconnect() {
 // ---------------------------------------------------------------------------
 // Case 29: a resolution change gets a new init after a DISCONTINUITY
 // ---------------------------------------------------------------------------
-/// 6 s of 720p then 6 s of 360p in one FLV, published at 4 × real time
+/// 6 s of 720p then 16 s of 360p in one FLV, published at 4 × real time
 /// and recorded.
-fn resolution_change_recording() -> (Recording, Duration) {
+fn resolution_change_recording(window: &str) -> (Recording, Duration) {
     let a = high_asset("hls-high-720p30-aac48k-6s", "1280x720", 6, 60, "2M");
-    let b = high_asset("hls-high-360p30-aac48k-6s", "640x360", 6, 60, "600k");
+    let b = high_asset("hls-high-360p30-aac48k-16s", "640x360", 16, 60, "600k");
     // ffmpeg's concat demuxer keeps only the first sequence header, so the
     // two files' tags are joined here; `ffmpeg -c copy` does forward a
     // sequence header that differs from the current one.
@@ -2136,7 +2136,7 @@ fn resolution_change_recording() -> (Recording, Duration) {
         },
     );
 
-    let weir = Weir::start(&["--playlist-window", "20"]);
+    let weir = Weir::start(&["--playlist-window", window]);
     let base = "/live/res";
     let interval = Duration::from_millis(125);
     let rec = Recorder::start(weir.http_addr, base, MEDIA, &["index.m3u8"], interval);
@@ -2149,7 +2149,10 @@ fn resolution_change_recording() -> (Recording, Duration) {
 
 #[test]
 fn case29_resolution_change_new_init_after_discontinuity() {
-    let (rec, interval) = resolution_change_recording();
+    // Default window (6): the DISCONTINUITY and the 720p segments slide out
+    // before the end, so DISCONTINUITY-SEQUENCE and the MAP above the first
+    // segment are exercised too (HLS-PL-04, HLS-PL-05).
+    let (rec, interval) = resolution_change_recording("6");
     let opts = default_invariants(interval, 4.0);
     for name in MEDIA {
         let r = check_invariants(&rec, name, &opts);
@@ -2159,36 +2162,86 @@ fn case29_resolution_change_new_init_after_discontinuity() {
             r.violations.join("\n")
         );
     }
-    let video = rec.last_media("video.m3u8");
-    let text = rec.dump("video.m3u8", 1);
-    let maps = video.maps();
-    assert_eq!(maps.len(), 2, "two init URIs expected:\n{text}");
+    let timeline = rec.timeline("video.m3u8");
+    let segs: Vec<&MediaSeg> = timeline.values().collect();
+    let text = || {
+        segs.iter()
+            .map(|s| {
+                format!(
+                    "{} {} disc={} map={:?}",
+                    s.uri, s.duration, s.discontinuity, s.map
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut maps: Vec<String> = Vec::new();
+    for s in &segs {
+        let m = s.map.clone().unwrap();
+        if !maps.contains(&m) {
+            maps.push(m);
+        }
+    }
+    assert_eq!(maps.len(), 2, "two init URIs expected:\n{}", text());
     assert!(
-        maps[1].ends_with("init-v2.mp4") && maps[0] != maps[1],
-        "maps {maps:?}\n{text}"
+        maps[0].ends_with("init-v1.mp4") && maps[1].ends_with("init-v2.mp4"),
+        "maps {maps:?}\n{}",
+        text()
     );
-    let first_new = video
-        .segments
+    let first_new = segs
         .iter()
         .position(|s| s.map.as_deref() == Some(maps[1].as_str()))
         .unwrap();
-    assert!(first_new >= 2, "{text}");
+    assert!(first_new >= 2, "{}", text());
     assert!(
-        video.segments[first_new].discontinuity,
-        "the first segment under {} must follow EXT-X-DISCONTINUITY:\n{text}",
-        maps[1]
+        segs[first_new].discontinuity,
+        "the first segment under {} must follow EXT-X-DISCONTINUITY:\n{}",
+        maps[1],
+        text()
     );
-    assert_eq!(video.discontinuities(), 1, "{text}");
+    assert_eq!(
+        segs.iter().filter(|s| s.discontinuity).count(),
+        1,
+        "one DISCONTINUITY:\n{}",
+        text()
+    );
     assert!(
-        video.segments[first_new..]
+        segs[first_new..]
             .iter()
             .all(|s| s.map.as_deref() == Some(maps[1].as_str())),
-        "{text}"
+        "{}",
+        text()
+    );
+    // After the slide: the discontinuity is counted, the new MAP leads.
+    let last = rec.last_media("video.m3u8");
+    assert!(
+        last.media_sequence as usize > first_new,
+        "{}",
+        rec.dump("video.m3u8", 1)
+    );
+    assert_eq!(
+        last.discontinuity_sequence,
+        1,
+        "{}",
+        rec.dump("video.m3u8", 1)
+    );
+    assert_eq!(
+        last.maps(),
+        [maps[1].clone()],
+        "{}",
+        rec.dump("video.m3u8", 1)
+    );
+    let audio = rec.last_media("audio.m3u8");
+    eprintln!(
+        "audio across the video resolution change: maps {:?}, DISCONTINUITY-SEQUENCE {} (video {})",
+        audio.maps(),
+        audio.discontinuity_sequence,
+        last.discontinuity_sequence
     );
 
     for (map, seg, w, h) in [
-        (&maps[0], &video.segments[0], 1280, 720),
-        (&maps[1], &video.segments[first_new], 640, 360),
+        (&maps[0], segs[0], 1280, 720),
+        (&maps[1], segs[first_new], 640, 360),
     ] {
         let p = concat_probe(
             &format!("res-{w}.mp4"),
@@ -2209,17 +2262,6 @@ fn case29_resolution_change_new_init_after_discontinuity() {
     if let Some(idx) = rec.last_ok("index.m3u8") {
         eprintln!("multivariant after the resolution change:\n{}", idx.body);
     }
-    eprintln!(
-        "peak segment bit rates: video {}, audio {}",
-        measured_peak_bps(&rec, "video.m3u8"),
-        measured_peak_bps(&rec, "audio.m3u8")
-    );
-    let audio = rec.last_media("audio.m3u8");
-    eprintln!(
-        "audio across the video resolution change: maps {:?}, {} discontinuities",
-        audio.maps(),
-        audio.discontinuities()
-    );
 }
 
 // Case 29 / 41: BANDWIDTH still covers the 720p segments that stay listed
@@ -2228,7 +2270,7 @@ fn case29_resolution_change_new_init_after_discontinuity() {
 #[test]
 #[ignore = "weir bug: BANDWIDTH/AVERAGE-BANDWIDTH restart from the new init's segments after a resolution change"]
 fn case29_bandwidth_covers_segments_before_the_resolution_change() {
-    let (rec, _) = resolution_change_recording();
+    let (rec, _) = resolution_change_recording("20");
     assert_bandwidth_covers_peaks(&rec);
 }
 
