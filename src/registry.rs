@@ -11,7 +11,6 @@ use weir_flv::Demuxer;
 
 use weir_packager::stream::PackagerConfig;
 
-use crate::packaging;
 use crate::stream::{Status, Stream};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -77,10 +76,9 @@ impl Registry {
             key.to_owned(),
             publisher,
             Demuxer::new(self.timeline.clone()),
+            self.packager.clone(),
         ));
         map.insert(id, stream.clone());
-        // Subscribe the packager before any frame can be sent.
-        packaging::spawn(&stream, self.packager.clone());
         stream.started();
         info!(app, key, "stream live");
         Ok((stream, 0))

@@ -13,9 +13,13 @@ use tokio::sync::broadcast;
 use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
 use weir_rtmp::MediaKind;
 
-use crate::output::Output;
+use weir_packager::stream::PackagerConfig;
 
-/// Frames and lifecycle changes, in publish order, for consumers (the packager).
+use crate::output::Output;
+use crate::packaging::Packaging;
+
+/// Frames and lifecycle changes, in publish order, for consumers beyond the
+/// packager (which runs inline, see `packaging.rs`).
 /// A consumer that falls behind loses events (`RecvError::Lagged`); it never
 /// slows ingest down.
 #[derive(Clone, Debug)]
@@ -47,6 +51,7 @@ pub struct Stream {
     /// The stream ended for good (ENDLIST); a later publisher starts a new one.
     finished: AtomicBool,
     state: Mutex<State>,
+    packaging: Mutex<Packaging>,
     events: broadcast::Sender<StreamEvent>,
 }
 
@@ -136,12 +141,20 @@ pub struct AudioInfo {
 }
 
 impl Stream {
-    pub fn new(app: String, key: String, publisher: SocketAddr, demuxer: Demuxer) -> Self {
+    pub fn new(
+        app: String,
+        key: String,
+        publisher: SocketAddr,
+        demuxer: Demuxer,
+        packager: PackagerConfig,
+    ) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
+        let output = Arc::new(Output::default());
         Stream {
             app,
             key,
-            output: Arc::new(Output::default()),
+            packaging: Mutex::new(Packaging::new(packager, output.clone())),
+            output,
             finished: AtomicBool::new(false),
             state: Mutex::new(State {
                 demuxer,
@@ -160,6 +173,10 @@ impl Stream {
             }),
             events,
         }
+    }
+
+    fn packaging(&self) -> std::sync::MutexGuard<'_, Packaging> {
+        self.packaging.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -191,6 +208,7 @@ impl Stream {
         s.demuxer.reconnect();
         let g = s.generation;
         drop(s);
+        self.packaging().reconnect();
         let _ = self
             .events
             .send(StreamEvent::PublisherStarted { reconnect: true });
@@ -217,6 +235,7 @@ impl Stream {
     /// End the stream for good (once): playlists get ENDLIST.
     pub fn finish(&self) {
         if !self.finished.swap(true, Ordering::AcqRel) {
+            self.packaging().end();
             let _ = self.events.send(StreamEvent::Ended);
         }
     }
@@ -242,6 +261,7 @@ impl Stream {
             Ok(Some(ev)) => {
                 s.account(&ev);
                 drop(s);
+                self.packaging().push(&ev);
                 let _ = self.events.send(StreamEvent::Media(ev));
             }
             Ok(None) => {}
@@ -394,6 +414,7 @@ mod tests {
             "cam1".into(),
             "127.0.0.1:1".parse().unwrap(),
             Demuxer::default(),
+            PackagerConfig::default(),
         )
     }
 

@@ -154,8 +154,12 @@ pub struct StreamPackager {
     audio_segment_start_ms: Option<i64>,
     /// Video cut points not yet applied to audio (ms).
     audio_cuts: VecDeque<i64>,
-    /// Wall clock ↔ media time anchor for PROGRAM-DATE-TIME.
-    anchor: Option<(SystemTime, i64)>,
+    /// Wall clock ↔ media time anchors for PROGRAM-DATE-TIME, newest last:
+    /// (wall clock, media ms it maps). A reconnect adds one; segments made
+    /// before it keep the mapping of their own publisher.
+    anchors: Vec<(SystemTime, i64)>,
+    /// A new anchor is taken at the next frame (start, or after a reconnect).
+    reanchor: bool,
     /// Video has produced its first key frame: earlier audio is dropped so
     /// both tracks start together (pitfall 24).
     video_started: bool,
@@ -189,7 +193,8 @@ impl StreamPackager {
             video_segment_start_ms: None,
             audio_segment_start_ms: None,
             audio_cuts: VecDeque::new(),
-            anchor: None,
+            anchors: Vec::new(),
+            reanchor: true,
             video_started: false,
             held_audio: VecDeque::new(),
             events: VecDeque::new(),
@@ -292,7 +297,7 @@ impl StreamPackager {
         }
         self.video_started = false;
         self.held_audio.clear();
-        self.anchor = None;
+        self.reanchor = true;
     }
 
     /// The stream is over: close the open segments.
@@ -306,6 +311,16 @@ impl StreamPackager {
         }
         self.ended = true;
         Ok(())
+    }
+
+    fn anchor(&mut self, now: SystemTime, dts_ms: i64) {
+        if std::mem::take(&mut self.reanchor) {
+            self.anchors.push((now, dts_ms));
+            // Only segments still in a window can need an old anchor.
+            if self.anchors.len() > 16 {
+                self.anchors.remove(0);
+            }
+        }
     }
 
     fn track_mut(&mut self, kind: TrackKind) -> Option<&mut Track> {
@@ -408,17 +423,30 @@ impl StreamPackager {
             t.seg.flush(t.default_duration);
         }
         self.drain_track(kind)?;
-        let (version, next_number, window, disc_seq, fragment_sequence) = match self.track_mut(kind)
-        {
-            Some(t) => (
-                t.init_version + 1,
-                t.next_number,
-                std::mem::take(&mut t.window),
-                t.discontinuity_sequence,
-                t.fragment_sequence,
-            ),
-            None => (1, 0, VecDeque::new(), 0, 1),
-        };
+        let (version, next_number, window, disc_seq, fragment_sequence, rates) =
+            match self.track_mut(kind) {
+                Some(t) => (
+                    t.init_version + 1,
+                    t.next_number,
+                    std::mem::take(&mut t.window),
+                    t.discontinuity_sequence,
+                    t.fragment_sequence,
+                    // BANDWIDTH describes the variant over its life, not per init.
+                    (t.peak_bitrate, t.total_bytes, t.total_ticks),
+                ),
+                None => (1, 0, VecDeque::new(), 0, 1, (0, 0, 0)),
+            };
+        if version > 1 {
+            // All media playlists share their discontinuities (HLS-MV-02):
+            // the other track breaks at the same point.
+            let other = match kind {
+                TrackKind::Video => TrackKind::Audio,
+                TrackKind::Audio => TrackKind::Video,
+            };
+            if let Some(o) = self.track_mut(other) {
+                o.pending_discontinuity = true;
+            }
+        }
         let init_uri = format!("{prefix}/init-v{version}.mp4");
         self.events.push_back(PackagerEvent::Init {
             track: kind,
@@ -444,9 +472,9 @@ impl StreamPackager {
             window,
             discontinuity_sequence: disc_seq,
             pending_discontinuity: version > 1,
-            peak_bitrate: 0,
-            total_bytes: 0,
-            total_ticks: 0,
+            peak_bitrate: rates.0,
+            total_bytes: rates.1,
+            total_ticks: rates.2,
             step_sum_ms: 0,
             steps: 0,
             last_dts_ms: None,
@@ -483,7 +511,7 @@ impl StreamPackager {
                     self.video_segment_start_ms = Some(f.dts_ms);
                     self.audio_cuts.push_back(f.dts_ms);
                 }
-                self.anchor.get_or_insert((now, f.dts_ms));
+                self.anchor(now, f.dts_ms);
                 if let Some(t) = self.video.as_mut() {
                     if let Some(prev) = t.last_dts_ms {
                         let step = f.dts_ms - prev;
@@ -533,7 +561,7 @@ impl StreamPackager {
                 if cut {
                     self.audio_segment_start_ms = Some(f.dts_ms);
                 }
-                self.anchor.get_or_insert((now, f.dts_ms));
+                self.anchor(now, f.dts_ms);
                 if let Some(t) = self.audio.as_mut() {
                     let disc =
                         std::mem::take(&mut t.pending_discontinuity) && cut || f.discontinuity;
@@ -546,7 +574,17 @@ impl StreamPackager {
     }
 
     fn drain_track(&mut self, kind: TrackKind) -> Result<(), PackagerError> {
-        let anchor = self.anchor;
+        let anchors = std::mem::take(&mut self.anchors);
+        let r = self.drain_with(kind, &anchors);
+        self.anchors = anchors;
+        r
+    }
+
+    fn drain_with(
+        &mut self,
+        kind: TrackKind,
+        anchors: &[(SystemTime, i64)],
+    ) -> Result<(), PackagerError> {
         let window = self.config.window.max(1);
         let Some(t) = (match kind {
             TrackKind::Video => self.video.as_mut(),
@@ -572,10 +610,15 @@ impl StreamPackager {
                     t.next_number += 1;
                     let start_ms =
                         (base_decode_time as i128 * 1000 / i128::from(t.timescale)) as i64;
-                    let pdt = match anchor {
-                        Some((wall, media)) => offset_time(wall, start_ms - media),
-                        None => SystemTime::UNIX_EPOCH,
-                    };
+                    // The newest anchor at or before the segment's start.
+                    let pdt = anchors
+                        .iter()
+                        .rev()
+                        .find(|(_, media)| *media <= start_ms)
+                        .or(anchors.first())
+                        .map_or(SystemTime::UNIX_EPOCH, |(wall, media)| {
+                            offset_time(*wall, start_ms - media)
+                        });
                     let info = SegmentInfo {
                         number,
                         uri: format!("{}/seg-{number}.m4s", track_dir(kind)),

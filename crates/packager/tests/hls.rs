@@ -735,7 +735,7 @@ fn spec() -> impl Strategy<Value = Spec> {
     )
         .prop_flat_map(|(target, timescale, msn, dsn, with_pdt, ended)| {
             // Exact duration below target + 0.5 s: EXTINF rounds to ≤ target.
-            let max = u64::from(target) * u64::from(timescale) + u64::from(timescale) / 2;
+            let max = u64::from(target) * u64::from(timescale) + (u64::from(timescale) - 1) / 2;
             let segment = (1..=max, prop::bool::weighted(0.15), "[a-z0-9_-]{1,16}");
             (
                 Just((target, timescale, msn, dsn, with_pdt, ended)),
