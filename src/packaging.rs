@@ -20,6 +20,8 @@ use crate::output::Output;
 pub struct Packaging {
     packager: StreamPackager,
     output: Arc<Output>,
+    /// TARGETDURATION once the playlists are published.
+    target: Option<u32>,
 }
 
 impl Packaging {
@@ -27,6 +29,7 @@ impl Packaging {
         Packaging {
             packager: StreamPackager::new(config),
             output,
+            target: None,
         }
     }
 
@@ -64,9 +67,10 @@ impl Packaging {
                     self.output.put(info.uri, bytes, content_type(track));
                 }
                 PackagerEvent::Removed { uri, .. } => {
-                    // Availability: segment duration + playlist duration
-                    // (HLS-LIVE-04); the window is bounded, so a generous
-                    // fixed bound over it keeps this simple.
+                    // HLS-LIVE-04: available until first listed + its duration
+                    // + the playlist's duration. It was listed for about a
+                    // playlist's duration, so one more segment (two target
+                    // durations covers the longest) is left.
                     self.output.retire(&uri, now, self.availability());
                 }
             }
@@ -77,6 +81,7 @@ impl Packaging {
         let Some(target) = self.packager.target_duration() else {
             return;
         };
+        self.target = Some(target);
         let ended = self.packager.is_ended();
         let video = self.packager.track(TrackKind::Video);
         let audio = self.packager.track(TrackKind::Audio);
@@ -95,13 +100,8 @@ impl Packaging {
     }
 
     fn availability(&self) -> Duration {
-        let listed: f64 = [TrackKind::Video, TrackKind::Audio]
-            .into_iter()
-            .filter_map(|k| self.packager.track(k))
-            .map(|t| t.segments.iter().map(|s| s.duration_secs()).sum::<f64>())
-            .fold(0.0, f64::max);
-        // One more segment's worth on top of the playlist's duration.
-        Duration::from_secs_f64((listed * 1.5).clamp(10.0, 600.0))
+        let target = self.target.map_or(2, u64::from);
+        Duration::from_secs(2 * target)
     }
 }
 
