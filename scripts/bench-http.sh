@@ -314,7 +314,7 @@ for l in "${LABELS[@]}"; do
     printf '%-16s %12s %12s %10s %8s\n' "$l" "${RPS[$l]}" "${XFER[$l]}" "${LAT[$l]}" "${NON2XX[$l]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-echo "weir-playlist-gz: Accept-Encoding: gzip (compressed per request), no nginx counterpart; gz/plain $(ratio "${RPS[weir-playlist-gz]}" "${RPS[weir-playlist]}")"
+echo "weir-playlist-gz: Accept-Encoding: gzip (pre-compressed once per playlist update), no nginx counterpart; gz/plain $(ratio "${RPS[weir-playlist-gz]}" "${RPS[weir-playlist]}")"
 echo "weir/nginx requests/s: segments $(ratio "${RPS[weir-segment]}" "${RPS[nginx-segment]}"), playlists $(ratio "${RPS[weir-playlist]}" "${RPS[nginx-playlist]}")"
 for l in "${LABELS[@]}"; do
     if [ "${NON2XX[$l]}" != 0 ]; then
