@@ -2028,6 +2028,24 @@ fn run_live_session() -> LiveSession {
         "index gzip",
         get("index.m3u8", &[("Accept-Encoding", "gzip")]),
     );
+    // Validators (HTTP-04): a conditional GET with the current ETag, and the
+    // identity and gzip representations of one playlist version (retried
+    // when the playlist changes between the requests).
+    for _ in 0..5 {
+        let plain = get("video.m3u8", &[]);
+        let gz = get("video.m3u8", &[("Accept-Encoding", "gzip")]);
+        let etag = plain.header("etag").unwrap_or_default().to_owned();
+        let cond = get("video.m3u8", &[("If-None-Match", &etag)]);
+        let gz_same =
+            gz.header("content-encoding") == Some("gzip") && gunzip(&gz.body) == plain.text();
+        let cond_same = cond.status != 200 || cond.text() == plain.text();
+        http.insert("etag identity", plain);
+        http.insert("etag gzip", gz);
+        http.insert("etag conditional", cond);
+        if gz_same && cond_same {
+            break;
+        }
+    }
     let preflight = |path: &str| {
         http_request(
             weir.http_addr,
@@ -3052,6 +3070,16 @@ fn case43_http_headers_cors_gzip_range_404() {
             "{label}"
         );
     }
+    // Conditional GET → 304 (HTTP-04).
+    let plain = &h["etag identity"];
+    assert!(plain.header("etag").is_some(), "playlists carry an ETag");
+    let cond = &h["etag conditional"];
+    assert_eq!(cond.status, 304, "If-None-Match with the current ETag");
+    assert_eq!(
+        cond.header("access-control-allow-origin"),
+        Some("*"),
+        "304 keeps CORS"
+    );
     // 404s.
     for label in [
         "unknown stream playlist",
@@ -3066,6 +3094,32 @@ fn case43_http_headers_cors_gzip_range_404() {
             r.header("cache-control")
         );
     }
+}
+
+// Case 43 / HTTP-04: the gzip and identity representations of a playlist
+// are different representations, so they may not share one strong ETag
+// (RFC 9110 §8.8.3; nginx weakens the ETag when it gzips). With a shared
+// strong ETag, a cache that revalidates one representation with the other's
+// validator is told 304 and keeps serving the wrong encoding.
+#[test]
+#[ignore = "weir bug: gzip and identity playlists carry the same strong ETag"]
+fn case43_gzip_and_identity_playlists_have_distinct_etags() {
+    let s = live_session();
+    let (plain, gz) = (&s.http["etag identity"], &s.http["etag gzip"]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        gunzip(&gz.body),
+        plain.text(),
+        "the two requests saw different playlist versions"
+    );
+    let (a, b) = (
+        plain.header("etag").unwrap_or_default(),
+        gz.header("etag").unwrap_or_default(),
+    );
+    assert!(
+        a != b || a.starts_with("W/"),
+        "identity and gzip playlists share the strong ETag {a}"
+    );
 }
 
 // ---------------------------------------------------------------------------
