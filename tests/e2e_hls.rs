@@ -2155,6 +2155,14 @@ fn case11_timestamps_cross_24bit_boundary_tfdt_continuous() {
     let v = check_track(&rec, "video.m3u8", true);
     let a = check_track(&rec, "audio.m3u8", false);
     // The whole 20 s made it through, across the boundary at ~7.2 s.
+    eprintln!(
+        "ts24: video tfdt {} .. {} ({:.3} s .. {:.3} s), {} segments",
+        v.first_tfdt,
+        v.end_tfdt,
+        v.first_tfdt as f64 / f64::from(v.timescale),
+        v.end_tfdt as f64 / f64::from(v.timescale),
+        v.segments
+    );
     let vsecs = (v.end_tfdt - v.first_tfdt) as f64 / f64::from(v.timescale);
     let asecs = (a.end_tfdt - a.first_tfdt) as f64 / f64::from(a.timescale);
     assert!(
