@@ -80,15 +80,21 @@ async fn stream_file(
         let Some(p) = stream.output.playlist(&file) else {
             return not_found();
         };
-        let etag = HeaderValue::from_str(&p.etag).ok();
+        let wants_gzip = p.gzip.is_some()
+            && headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        // Each encoding is its own representation: its own strong ETag.
+        let etag = if wants_gzip {
+            HeaderValue::from_str(&format!("{}-gz\"", p.etag.trim_end_matches('"'))).ok()
+        } else {
+            HeaderValue::from_str(&p.etag).ok()
+        };
         let fresh = headers
             .get(header::IF_NONE_MATCH)
             .zip(etag.as_ref())
             .is_some_and(|(have, current)| have == current);
-        let wants_gzip = headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
         let mut resp = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
