@@ -3502,3 +3502,102 @@ fn playlist_checker_self_test() {
     assert_eq!(a["CODECS"], "avc1.64001f,mp4a.40.2");
     assert_eq!(a["RESOLUTION"], "1280x720");
 }
+
+// ---------------------------------------------------------------------------
+// Cases 36 and 37: ten minutes of media (published as fast as possible) with
+// timestamps offset by 50 000 s: audio timing from sample counts holds over
+// the whole run and tfdt goes past 2^32 at 90 kHz (pitfall 29).
+// ---------------------------------------------------------------------------
+#[test]
+fn case36_37_ten_minutes_audio_timing_and_large_tfdt() {
+    let asset = common::asset(
+        "long-160x120-600s",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "600",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "60",
+            "-b:v",
+            "100k",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+        ],
+    );
+    // At 30× real time (20 s): a pure burst makes ffmpeg leave Weir's acks
+    // unread and close with a TCP reset, which discards its last bytes in
+    // flight (see the note on burst publishes in the README).
+    let weir = Weir::start(&["--playlist-window", "1000", "--grace-period", "1"]);
+    let rec = Recorder::start(
+        weir.http_addr,
+        "/live/long",
+        MEDIA,
+        &[],
+        Duration::from_millis(500),
+    );
+    let mut ff = publish_at(
+        &asset,
+        &weir.rtmp_url("long"),
+        30.0,
+        &["-output_ts_offset", "50000"],
+    );
+    let status = ff.wait_timeout(Duration::from_secs(120));
+    assert!(status.is_some(), "publisher still running\n{}", ff.stderr());
+    let rec = rec.wait_ended(Duration::from_secs(20));
+    assert!(rec.fetch_errors.is_empty(), "{:?}", rec.fetch_errors);
+    let v = check_track(&rec, "video.m3u8", true);
+    let a = check_track(&rec, "audio.m3u8", false);
+
+    // Case 37: 64-bit tfdt, ≈ 50 000 s.
+    assert_eq!(v.timescale, 90_000);
+    assert!(v.first_tfdt > 1 << 32, "video tfdt {}", v.first_tfdt);
+    let start = v.first_tfdt as f64 / 90_000.0;
+    assert!((start - 50_000.0).abs() < 2.0, "video starts at {start} s");
+    let astart = a.first_tfdt as f64 / f64::from(a.timescale);
+    assert!(
+        (astart - 50_000.0).abs() < 2.0,
+        "audio starts at {astart} s"
+    );
+
+    // Case 36: every AAC sample lasts 1024 ticks at 48 kHz (no gaps in this
+    // source), and the tracks end together.
+    assert_eq!(a.timescale, 48_000);
+    assert_eq!(
+        a.end_tfdt - a.first_tfdt,
+        a.samples * 1024,
+        "audio durations are not all 1024"
+    );
+    // The source's first AAC frame (dts 0) precedes the first video key frame
+    // (dts 21): it is dropped so both renditions start together (pitfall 24).
+    assert_eq!(a.samples, ffprobe_count_packets(&asset, "a:0") - 1);
+    assert_eq!(v.samples, ffprobe_count_packets(&asset, "v:0"));
+    let vend = v.end_tfdt as f64 / 90_000.0;
+    let aend = a.end_tfdt as f64 / 48_000.0;
+    let vspan = vend - start;
+    assert!(vspan > 599.0, "only {vspan} s of video");
+    assert!(
+        (vend - aend).abs() < 0.05,
+        "video ends at {vend:.3} s, audio at {aend:.3} s"
+    );
+}
