@@ -52,6 +52,11 @@ pub struct Cli {
     #[arg(long, env = "WEIR_PLAYLIST_WINDOW", default_value_t = 6)]
     pub playlist_window: usize,
 
+    /// DASH: drift (ms) between the publisher's media clock and the wall
+    /// clock past which the MPD re-anchors with a new Period.
+    #[arg(long, env = "WEIR_DASH_DRIFT_THRESHOLD_MS", default_value_t = 500)]
+    pub dash_drift_threshold_ms: u64,
+
     /// Log format: "text" or "json".
     #[arg(long, env = "WEIR_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -80,6 +85,7 @@ impl Cli {
         weir_packager::stream::PackagerConfig {
             target_duration: Duration::from_secs_f64(self.segment_duration.max(0.5)),
             window: self.playlist_window.max(3),
+            drift_threshold: Duration::from_millis(self.dash_drift_threshold_ms.max(50)),
             ..Default::default()
         }
     }

@@ -1,4 +1,5 @@
-//! HTTP routes: the stream API and health check (playlists and segments come with the packager).
+//! HTTP routes: the stream API, health check, server clock, and each
+//! stream's manifests (HLS playlists, DASH MPD) and segments.
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/streams", get(streams))
+        .route("/time", get(time))
         .route("/{app}/{key}/{*file}", get(stream_file))
         // JSON compresses on the fly; playlists come pre-compressed (one gzip
         // per update, not per request); media segments never.
@@ -36,15 +38,52 @@ pub fn router(state: AppState) -> Router {
                     .and(NotForContentType::const_new("audio/"))
                     .and(NotForContentType::const_new(
                         "application/vnd.apple.mpegurl",
-                    )),
+                    ))
+                    .and(NotForContentType::const_new(MPD_TYPE)),
             ),
         )
-        .layer(CorsLayer::permissive())
+        .layer(cors())
         .with_state(state)
 }
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// CORS open to any origin (HTTP-03). The exposed headers are named, not
+/// `*`: players read `Date` for clock sync (DASH-MPD-07, pitfall 33) and
+/// `Content-Range`/`Content-Length` for ranges; `Age` passes through CDNs.
+fn cors() -> CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{AllowHeaders, AllowOrigin};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(AllowHeaders::any())
+        .expose_headers([
+            header::DATE,
+            header::AGE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ETAG,
+        ])
+        .max_age(std::time::Duration::from_secs(86_400))
+}
+
+/// The server clock for DASH `UTCTiming` (`urn:mpeg:dash:utc:http-iso:2014`):
+/// ISO 8601 UTC with milliseconds, never cached.
+async fn time() -> Response {
+    match weir_packager::hls::format_program_date_time(std::time::SystemTime::now()) {
+        Ok(now) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            now,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 #[derive(Serialize)]
@@ -65,6 +104,9 @@ async fn streams(State(state): State<AppState>) -> impl IntoResponse {
 const PLAYLIST_CACHE: &str = "public, max-age=1";
 /// Segments and init segments never change under their URI.
 const MEDIA_CACHE: &str = "public, max-age=31536000, immutable";
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const MPD_TYPE: &str = "application/dash+xml";
+
 /// A missing file may appear a moment later (the next segment).
 const MISSING_CACHE: &str = "no-cache";
 
@@ -76,7 +118,14 @@ async fn stream_file(
     let Some(stream) = state.registry.lookup(&app, &key) else {
         return not_found();
     };
-    if file.ends_with(".m3u8") {
+    let manifest_type = if file.ends_with(".m3u8") {
+        Some(PLAYLIST_TYPE)
+    } else if file.ends_with(".mpd") {
+        Some(MPD_TYPE)
+    } else {
+        None
+    };
+    if let Some(content_type) = manifest_type {
         let Some(p) = stream.output.playlist(&file) else {
             return not_found();
         };
@@ -101,17 +150,13 @@ async fn stream_file(
             match p.gzip.filter(|_| wants_gzip) {
                 Some(gz) => (
                     [
-                        (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+                        (header::CONTENT_TYPE, content_type),
                         (header::CONTENT_ENCODING, "gzip"),
                     ],
                     gz,
                 )
                     .into_response(),
-                None => (
-                    [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")],
-                    p.text,
-                )
-                    .into_response(),
+                None => ([(header::CONTENT_TYPE, content_type)], p.text).into_response(),
             }
         };
         let h = resp.headers_mut();

@@ -1,5 +1,5 @@
-//! A stream's packaging: demuxed frames → `StreamPackager` → files and
-//! playlist snapshots in the stream's `Output`.
+//! A stream's packaging: demuxed frames → `StreamPackager` → files, HLS
+//! playlist and DASH MPD snapshots in the stream's `Output`.
 //!
 //! It runs inline on the publisher's task (about 0.3 µs per frame, see
 //! docs/benchmarks.md), so a publisher that bursts a file faster than real
@@ -11,14 +11,19 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::warn;
 use weir_flv::{DemuxEvent, TrackKind};
+use weir_packager::dash::{live_mpd, write_mpd, LiveState, MpdSettings};
 use weir_packager::hls::{write_media, write_multivariant};
 use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
 
 use crate::output::Output;
 
+/// File name of the DASH manifest inside the stream directory.
+pub const MPD_NAME: &str = "index.mpd";
+
 pub struct Packaging {
     packager: StreamPackager,
+    mpd: MpdSettings,
     output: Arc<Output>,
     /// TARGETDURATION once the playlists are published.
     target: Option<u32>,
@@ -26,8 +31,16 @@ pub struct Packaging {
 
 impl Packaging {
     pub fn new(config: PackagerConfig, output: Arc<Output>) -> Self {
+        let mpd = MpdSettings {
+            window: config.window,
+            // Relative to `/APP/KEY/index.mpd`, so a path prefix or a CDN in
+            // front keeps working: dash.js and Shaka resolve it against the MPD.
+            time_url: "../../time".to_owned(),
+            head_url: MPD_NAME.to_owned(),
+        };
         Packaging {
             packager: StreamPackager::new(config),
+            mpd,
             output,
             target: None,
         }
@@ -96,6 +109,21 @@ impl Packaging {
         match write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
             Ok(text) => self.output.set_playlist("index.m3u8", text),
             Err(e) => warn!(error = %e, "multivariant playlist not written"),
+        }
+        let state = LiveState {
+            video: video.as_ref(),
+            audio: audio.as_ref(),
+            clock: self.packager.clock(),
+            target_duration: target,
+            longest_segment: self.packager.longest_segment(),
+            ended,
+            now: SystemTime::now(),
+        };
+        if let Some(mpd) = live_mpd(&state, &self.mpd) {
+            match write_mpd(&mpd) {
+                Ok(text) => self.output.set_playlist(MPD_NAME, text),
+                Err(e) => warn!(error = %e, "MPD not written"),
+            }
         }
     }
 

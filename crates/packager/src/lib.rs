@@ -3,6 +3,7 @@
 //! always an argument.
 
 pub mod boxes;
+pub mod dash;
 pub mod hls;
 pub mod playlists;
 pub mod segmenter;

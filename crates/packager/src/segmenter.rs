@@ -63,6 +63,8 @@ pub enum Output {
         duration: u64,
         /// The segment follows a discontinuity (reconnect, new configuration).
         discontinuity: bool,
+        /// DASH Period the segment belongs to (see [`TrackSegmenter::set_period`]).
+        period: u64,
     },
 }
 
@@ -88,6 +90,7 @@ struct Pending {
     data: Bytes,
     cut_before: bool,
     discontinuity: bool,
+    period: u64,
 }
 
 /// Segments one track.
@@ -105,6 +108,9 @@ pub struct TrackSegmenter {
     /// Decode time where the open segment starts.
     segment_start: Option<u64>,
     segment_discontinuity: bool,
+    segment_period: u64,
+    /// Period given to the segments cut from now on.
+    period: u64,
     /// End (decode time + duration) of the last committed sample.
     committed_end: u64,
     started: bool,
@@ -124,6 +130,8 @@ impl TrackSegmenter {
             segment: 0,
             segment_start: None,
             segment_discontinuity: false,
+            segment_period: 0,
+            period: 0,
             committed_end: 0,
             started: false,
             out: VecDeque::new(),
@@ -132,6 +140,14 @@ impl TrackSegmenter {
 
     pub fn timescale(&self) -> u32 {
         self.timescale
+    }
+
+    /// The DASH Period of segments cut from the next pushed frame on. The
+    /// host decides Periods (discontinuities, drift re-anchoring) and keeps
+    /// them aligned across tracks; the segmenter only carries the number
+    /// through its one-sample lookahead to [`Output::SegmentEnd`].
+    pub fn set_period(&mut self, period: u64) {
+        self.period = period;
     }
 
     /// Ticks for a millisecond time on this track's timescale (floor).
@@ -169,6 +185,7 @@ impl TrackSegmenter {
             data,
             cut_before: cut || !self.started,
             discontinuity,
+            period: self.period,
         };
         if let Some(prev) = self.pending.replace(next) {
             // The held sample's duration is now known.
@@ -223,7 +240,7 @@ impl TrackSegmenter {
         let duration = u32::try_from(duration).unwrap_or(u32::MAX);
         if p.cut_before || self.segment_start.is_none() {
             self.close_segment();
-            self.open_segment(p.decode_time, p.discontinuity);
+            self.open_segment(p.decode_time, p.discontinuity, p.period);
         }
         let chunk_len: u64 = self.chunk.iter().map(|s| u64::from(s.duration)).sum();
         if !self.chunk.is_empty() && chunk_len + u64::from(duration) > self.part_target {
@@ -239,9 +256,10 @@ impl TrackSegmenter {
         });
     }
 
-    fn open_segment(&mut self, start: u64, discontinuity: bool) {
+    fn open_segment(&mut self, start: u64, discontinuity: bool, period: u64) {
         self.segment_start = Some(start);
         self.segment_discontinuity = discontinuity;
+        self.segment_period = period;
         self.chunk_index = 0;
     }
 
@@ -270,6 +288,7 @@ impl TrackSegmenter {
                 base_decode_time: start,
                 duration: self.committed_end.saturating_sub(start),
                 discontinuity: self.segment_discontinuity,
+                period: self.segment_period,
             });
             self.segment += 1;
         }

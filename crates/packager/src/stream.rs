@@ -1,8 +1,9 @@
 //! One stream's packaging state: demuxed frames in, init segments, media
 //! segments and the live window of each track out.
 //!
-//! Time is an argument: every call takes the wall-clock `now`, used only to
-//! stamp segments (PROGRAM-DATE-TIME) and never to decide anything.
+//! Time is an argument: every call takes the wall-clock `now`, used to stamp
+//! segments (PROGRAM-DATE-TIME) and to keep the DASH Periods anchored to the
+//! wall clock ([`PeriodClock`]); no clock is read here.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
@@ -11,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
 
 use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
+use crate::dash::{MediaTime, PeriodClock, Verdict};
 use crate::segmenter::{Chunk, CutPolicy, Output, Timing, TrackSegmenter};
 
 /// Packaging settings.
@@ -22,6 +24,9 @@ pub struct PackagerConfig {
     pub part_target: Duration,
     /// Segments listed in each media playlist.
     pub window: usize,
+    /// Drift between the publisher's media clock and the wall clock past
+    /// which DASH starts a new Period (DASH-MPD-08).
+    pub drift_threshold: Duration,
 }
 
 impl Default for PackagerConfig {
@@ -30,6 +35,7 @@ impl Default for PackagerConfig {
             target_duration: Duration::from_secs(2),
             part_target: Duration::from_millis(500),
             window: 6,
+            drift_threshold: Duration::from_millis(500),
         }
     }
 }
@@ -50,6 +56,9 @@ pub struct SegmentInfo {
     pub discontinuity: bool,
     pub program_date_time: SystemTime,
     pub size: usize,
+    /// DASH Period: starts again after a discontinuity or a drift re-anchor,
+    /// at the same cut on every track.
+    pub period: u64,
 }
 
 impl SegmentInfo {
@@ -98,6 +107,8 @@ pub struct VideoParams {
     pub width: u32,
     pub height: u32,
     pub frame_rate: Option<f64>,
+    /// Sample aspect ratio from the SPS, when it says.
+    pub sar: Option<(u16, u16)>,
 }
 
 impl Eq for VideoParams {}
@@ -152,8 +163,20 @@ pub struct StreamPackager {
     policy: CutPolicy,
     video_segment_start_ms: Option<i64>,
     audio_segment_start_ms: Option<i64>,
-    /// Video cut points not yet applied to audio (ms).
-    audio_cuts: VecDeque<i64>,
+    /// Video cut points not yet applied to audio: ms and the Period of the
+    /// video segment starting there (audio follows video's Periods).
+    audio_cuts: VecDeque<(i64, u64)>,
+    /// DASH Period of the reference track's open segment (video, else audio).
+    period: u64,
+    /// The audio segment being built, when it follows video's cuts.
+    audio_period: u64,
+    /// A segment was cut already (the first cut never opens a new Period).
+    cut_once: bool,
+    /// The drift guard asked for a new Period at the next cut.
+    split_pending: bool,
+    clock: PeriodClock,
+    /// The latest `now` seen, for segments closed by `end`.
+    now: SystemTime,
     /// Wall clock ↔ media time anchors for PROGRAM-DATE-TIME, newest last:
     /// (wall clock, media ms it maps). A reconnect adds one; segments made
     /// before it keep the mapping of their own publisher.
@@ -172,6 +195,7 @@ pub struct StreamPackager {
     /// published (HLS-PL-02, HLS-MV-02).
     target_duration: Option<u32>,
     target_raised: bool,
+    longest_segment: Duration,
 }
 
 /// Audio frames held while waiting for the first video key frame (~10 s).
@@ -185,6 +209,7 @@ impl StreamPackager {
         let policy = CutPolicy {
             target_ms: i64::try_from(config.target_duration.as_millis()).unwrap_or(2000),
         };
+        let threshold = config.drift_threshold;
         StreamPackager {
             config,
             video: None,
@@ -193,6 +218,12 @@ impl StreamPackager {
             video_segment_start_ms: None,
             audio_segment_start_ms: None,
             audio_cuts: VecDeque::new(),
+            period: 0,
+            audio_period: 0,
+            cut_once: false,
+            split_pending: false,
+            clock: PeriodClock::new(threshold),
+            now: SystemTime::UNIX_EPOCH,
             anchors: Vec::new(),
             reanchor: true,
             video_started: false,
@@ -201,6 +232,7 @@ impl StreamPackager {
             ended: false,
             target_duration: None,
             target_raised: false,
+            longest_segment: Duration::ZERO,
         }
     }
 
@@ -255,6 +287,32 @@ impl StreamPackager {
 
     pub fn is_ended(&self) -> bool {
         self.ended
+    }
+
+    /// The DASH presentation timeline: AST and the Periods.
+    pub fn clock(&self) -> &PeriodClock {
+        &self.clock
+    }
+
+    /// The longest segment made so far, over every track (MPD@maxSegmentDuration).
+    pub fn longest_segment(&self) -> Duration {
+        self.longest_segment
+    }
+
+    /// Start a new DASH Period at the next cut of every track, anchored to
+    /// the wall clock afresh (the drift guard does this by itself).
+    pub fn split_period(&mut self) {
+        self.split_pending = true;
+    }
+
+    /// The Period of the next reference-track cut, advancing it when that
+    /// cut follows a discontinuity or a split was asked for.
+    fn next_period(&mut self, discontinuity: bool) -> u64 {
+        if (discontinuity || std::mem::take(&mut self.split_pending)) && self.cut_once {
+            self.period += 1;
+        }
+        self.cut_once = true;
+        self.period
     }
 
     pub fn track(&self, kind: TrackKind) -> Option<TrackView> {
@@ -331,6 +389,7 @@ impl StreamPackager {
     }
 
     pub fn push(&mut self, event: &DemuxEvent, now: SystemTime) -> Result<(), PackagerError> {
+        self.now = now;
         match event {
             DemuxEvent::VideoConfig { config, .. } => {
                 if let VideoConfig::Avc(avc) = config {
@@ -343,6 +402,7 @@ impl StreamPackager {
                             .frame_rate
                             .filter(|(_, d)| *d > 0)
                             .map(|(n, d)| f64::from(n) / f64::from(d)),
+                        sar: avc.sps_info.sar,
                     };
                     let timescale = boxes::VIDEO_TIMESCALE;
                     self.new_config(
@@ -509,7 +569,13 @@ impl StreamPackager {
                         .is_some_and(|t| t.pending_discontinuity && f.keyframe);
                 if cut {
                     self.video_segment_start_ms = Some(f.dts_ms);
-                    self.audio_cuts.push_back(f.dts_ms);
+                    let disc = f.discontinuity
+                        || self.video.as_ref().is_some_and(|t| t.pending_discontinuity);
+                    let period = self.next_period(disc);
+                    self.audio_cuts.push_back((f.dts_ms, period));
+                    if let Some(t) = self.video.as_mut() {
+                        t.seg.set_period(period);
+                    }
                 }
                 self.anchor(now, f.dts_ms);
                 if let Some(t) = self.video.as_mut() {
@@ -549,8 +615,14 @@ impl StreamPackager {
                 }
                 let cut = if has_video {
                     let mut cut = self.audio_segment_start_ms.is_none();
-                    while self.audio_cuts.front().is_some_and(|t| *t <= f.dts_ms) {
+                    if cut {
+                        self.audio_period = self.period;
+                    }
+                    while let Some(&(_, period)) =
+                        self.audio_cuts.front().filter(|(t, _)| *t <= f.dts_ms)
+                    {
                         self.audio_cuts.pop_front();
+                        self.audio_period = period;
                         cut = true;
                     }
                     cut
@@ -560,6 +632,16 @@ impl StreamPackager {
                 };
                 if cut {
                     self.audio_segment_start_ms = Some(f.dts_ms);
+                    let period = if has_video {
+                        self.audio_period
+                    } else {
+                        let disc = f.discontinuity
+                            || self.audio.as_ref().is_some_and(|t| t.pending_discontinuity);
+                        self.next_period(disc)
+                    };
+                    if let Some(t) = self.audio.as_mut() {
+                        t.seg.set_period(period);
+                    }
                 }
                 self.anchor(now, f.dts_ms);
                 if let Some(t) = self.audio.as_mut() {
@@ -586,6 +668,7 @@ impl StreamPackager {
         anchors: &[(SystemTime, i64)],
     ) -> Result<(), PackagerError> {
         let window = self.config.window.max(1);
+        let reference = kind == TrackKind::Video || self.video.is_none();
         let Some(t) = (match kind {
             TrackKind::Video => self.video.as_mut(),
             TrackKind::Audio => self.audio.as_mut(),
@@ -599,6 +682,7 @@ impl StreamPackager {
                     base_decode_time,
                     duration,
                     discontinuity,
+                    period,
                     ..
                 } => {
                     let bytes = std::mem::take(&mut t.open).freeze();
@@ -629,7 +713,21 @@ impl StreamPackager {
                         discontinuity,
                         program_date_time: pdt,
                         size: bytes.len(),
+                        period,
                     };
+                    self.longest_segment = self
+                        .longest_segment
+                        .max(MediaTime::new(duration, t.timescale).as_duration());
+                    // The reference track keeps the DASH timeline on the wall clock.
+                    if reference {
+                        let start = MediaTime::new(base_decode_time, t.timescale);
+                        let end = MediaTime::new(base_decode_time + duration, t.timescale);
+                        if let Verdict::Drifted { .. } =
+                            self.clock.segment_made(period, start, end, self.now)
+                        {
+                            self.split_pending = true;
+                        }
+                    }
                     if duration > 0 {
                         let bps = (bytes.len() as f64 * 8.0 * f64::from(t.timescale)
                             / duration as f64) as u64;

@@ -20,6 +20,7 @@ fn run(passes: u32, reconnect_after: Option<u32>) -> (StreamPackager, Vec<Packag
         target_duration: Duration::from_secs(1),
         part_target: Duration::from_millis(500),
         window: 3,
+        ..PackagerConfig::default()
     });
     let mut events = Vec::new();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);

@@ -1,0 +1,203 @@
+//! Live track state → the MPD model (written by [`super::write_mpd`]).
+//!
+//! The MPD lists exactly the segments of the HLS windows: the same files,
+//! `S@t` the segment's tfdt and `S@d` its duration in ticks (DASH-MPD-05).
+//! Segments are grouped into Periods by the number the packager gave them at
+//! their cut; each Period's `@start` and every track's
+//! `@presentationTimeOffset` come from the [`PeriodClock`] anchor, so the
+//! same media instant maps to the same MPD time on every track.
+
+use std::time::{Duration, SystemTime};
+
+use weir_flv::TrackKind;
+
+use super::clock::PeriodClock;
+use super::mpd::{
+    AdaptationSet, ContentType, MediaAttributes, Mpd, Period, Representation, SegmentTemplate,
+    TimelineEntry, UtcTiming, UTC_HTTP_HEAD, UTC_HTTP_ISO,
+};
+use crate::stream::{SegmentInfo, TrackView};
+
+/// What the host decides about every MPD of a stream.
+#[derive(Clone, Debug)]
+pub struct MpdSettings {
+    /// Segments in the live window (the HLS playlist window).
+    pub window: usize,
+    /// URL of Weir's `/time` (ISO 8601), relative to the MPD.
+    pub time_url: String,
+    /// URL whose `Date` header is the fallback clock, relative to the MPD.
+    pub head_url: String,
+}
+
+/// One stream's state at one update.
+pub struct LiveState<'a> {
+    pub video: Option<&'a TrackView>,
+    pub audio: Option<&'a TrackView>,
+    pub clock: &'a PeriodClock,
+    /// The media playlists' TARGETDURATION, seconds.
+    pub target_duration: u32,
+    pub longest_segment: Duration,
+    pub ended: bool,
+    pub now: SystemTime,
+}
+
+/// The MPD for `state`, or `None` before the first segment anchored the
+/// timeline.
+pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
+    let ast = state.clock.availability_start()?;
+    let reference = state.video.or(state.audio)?;
+    let target = Duration::from_secs(u64::from(state.target_duration.max(1)));
+    let window = u32::try_from(settings.window.max(1)).unwrap_or(u32::MAX);
+    let tsbd = target.saturating_mul(window);
+
+    let mut indices: Vec<u64> = reference.segments.iter().map(|s| s.period).collect();
+    indices.dedup();
+    let mut periods = Vec::with_capacity(indices.len());
+    for index in indices {
+        let Some(anchor) = state.clock.period(index) else {
+            continue;
+        };
+        let mut sets = Vec::with_capacity(2);
+        for (id, view) in [(1, state.video), (2, state.audio)] {
+            let Some(view) = view else { continue };
+            let segments: Vec<&SegmentInfo> =
+                view.segments.iter().filter(|s| s.period == index).collect();
+            let Some(first) = segments.first() else {
+                continue;
+            };
+            let timescale = first.timescale;
+            sets.push(AdaptationSet {
+                id,
+                content_type: match view.kind {
+                    TrackKind::Video => ContentType::Video,
+                    TrackKind::Audio => ContentType::Audio,
+                },
+                representation: Representation {
+                    id: kind_name(view.kind).to_owned(),
+                    codecs: view.codec.clone(),
+                    bandwidth: view.peak_bitrate.max(1),
+                    media: media_attributes(view),
+                    template: SegmentTemplate {
+                        timescale,
+                        presentation_time_offset: anchor.media_start.rescale(timescale),
+                        initialization: first.init_uri.clone(),
+                        media: format!("{}/seg-$Number$.m4s", kind_name(view.kind)),
+                        start_number: first.number,
+                        timeline: segments
+                            .iter()
+                            .map(|s| TimelineEntry {
+                                t: s.base_decode_time,
+                                d: s.duration,
+                            })
+                            .collect(),
+                    },
+                },
+            });
+        }
+        periods.push(Period {
+            id: format!("p{index}"),
+            start: anchor.start,
+            duration: None,
+            adaptation_sets: sets,
+        });
+    }
+    if state.ended {
+        // DASH-MPD-12: the last Period ends with its last reference segment.
+        if let (Some(last_period), Some(last)) = (periods.last_mut(), reference.segments.last()) {
+            if let Some(anchor) = state.clock.period(last.period) {
+                let end =
+                    super::MediaTime::new(last.base_decode_time + last.duration, last.timescale);
+                last_period.duration = Some(ms_ceil(end.since(anchor.media_start)));
+            }
+        }
+    }
+    Some(Mpd {
+        availability_start_time: ast,
+        publish_time: state.now,
+        minimum_update_period: (!state.ended).then(|| (target / 2).max(Duration::from_millis(500))),
+        time_shift_buffer_depth: tsbd,
+        max_segment_duration: ms_ceil(state.longest_segment.max(target)),
+        min_buffer_time: target,
+        // Three segments behind the edge, never more than the buffer holds
+        // (DASH-MPD-10).
+        suggested_presentation_delay: (target * 3).min(tsbd.saturating_sub(target)).max(target),
+        periods,
+        utc_timing: vec![
+            UtcTiming {
+                scheme: UTC_HTTP_ISO,
+                value: settings.time_url.clone(),
+            },
+            UtcTiming {
+                scheme: UTC_HTTP_HEAD,
+                value: settings.head_url.clone(),
+            },
+        ],
+    })
+}
+
+fn kind_name(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video",
+        TrackKind::Audio => "audio",
+    }
+}
+
+fn media_attributes(view: &TrackView) -> MediaAttributes {
+    match (&view.video, &view.audio) {
+        (Some(v), _) => MediaAttributes::Video {
+            width: v.width,
+            height: v.height,
+            frame_rate: v.frame_rate.map(frame_rate_fraction),
+            sar: v.sar.map_or((1, 1), |(n, d)| (u32::from(n), u32::from(d))),
+        },
+        (None, Some(a)) => MediaAttributes::Audio {
+            sampling_rate: a.sample_rate,
+            channels: a.channels,
+        },
+        (None, None) => match view.kind {
+            TrackKind::Video => MediaAttributes::Video {
+                width: 0,
+                height: 0,
+                frame_rate: None,
+                sar: (1, 1),
+            },
+            TrackKind::Audio => MediaAttributes::Audio {
+                sampling_rate: 0,
+                channels: 2,
+            },
+        },
+    }
+}
+
+/// `@frameRate` as a fraction: whole rates as `n/1`, NTSC rates as `n/1001`,
+/// anything else to the millisecond.
+fn frame_rate_fraction(fps: f64) -> (u32, u32) {
+    let whole = fps.round();
+    if (fps - whole).abs() < 1e-3 {
+        return (whole as u32, 1);
+    }
+    let ntsc = (fps * 1001.0).round();
+    if (ntsc / 1001.0 - fps).abs() < 1e-3 && ntsc % 1000.0 == 0.0 {
+        return (ntsc as u32, 1001);
+    }
+    ((fps * 1000.0).round() as u32, 1000)
+}
+
+fn ms_ceil(d: Duration) -> Duration {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_rates_as_fractions() {
+        assert_eq!(frame_rate_fraction(30.0), (30, 1));
+        assert_eq!(frame_rate_fraction(29.97), (30000, 1001));
+        assert_eq!(frame_rate_fraction(59.94), (60000, 1001));
+        assert_eq!(frame_rate_fraction(23.976), (24000, 1001));
+        assert_eq!(frame_rate_fraction(12.5), (12500, 1000));
+    }
+}

@@ -1,0 +1,34 @@
+//! DASH: a dynamic MPD over the very CMAF segments HLS lists.
+//!
+//! [`PeriodClock`] keeps the presentation timeline on the wall clock
+//! (AST, Period starts, the drift guard); [`live_mpd`] turns one update of
+//! the live windows into an [`Mpd`] model and [`write_mpd`] renders it. No
+//! clock is read and no state is kept outside the clock, so the same input
+//! always renders the same bytes.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod clock;
+mod live;
+mod mpd;
+
+pub use clock::{MediaTime, PeriodAnchor, PeriodClock, Verdict};
+pub use live::{live_mpd, LiveState, MpdSettings};
+pub use mpd::{
+    write_mpd, xs_duration, AdaptationSet, ContentType, MediaAttributes, Mpd, MpdError, Period,
+    Representation, SegmentTemplate, TimelineEntry, UtcTiming, AUDIO_CHANNELS_SCHEME, PROFILES,
+    UTC_HTTP_HEAD, UTC_HTTP_ISO,
+};

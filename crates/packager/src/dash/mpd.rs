@@ -1,0 +1,321 @@
+//! A live MPD as a typed model, and its XML form.
+//!
+//! Written with `quick-xml`'s `Writer` rather than a serde model
+//! (`dash-mpd-core` always emits six unused namespaces, nanosecond
+//! `publishTime` and no XML declaration, `../shared/research/crate-fit.md`
+//! §3): Weir controls element order (the XSD's), number and duration forms,
+//! and which attributes appear. The tests parse every MPD back with
+//! `dash-mpd-core`.
+
+use std::io;
+use std::time::{Duration, SystemTime};
+
+use quick_xml::events::{BytesDecl, Event};
+use quick_xml::Writer;
+
+use crate::hls::format_program_date_time;
+
+pub const PROFILES: &str = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019";
+pub const UTC_HTTP_ISO: &str = "urn:mpeg:dash:utc:http-iso:2014";
+pub const UTC_HTTP_HEAD: &str = "urn:mpeg:dash:utc:http-head:2014";
+pub const AUDIO_CHANNELS_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mpd {
+    pub availability_start_time: SystemTime,
+    pub publish_time: SystemTime,
+    /// Present while live; its absence tells players the stream ended
+    /// (DASH-MPD-12).
+    pub minimum_update_period: Option<Duration>,
+    pub time_shift_buffer_depth: Duration,
+    pub max_segment_duration: Duration,
+    pub min_buffer_time: Duration,
+    pub suggested_presentation_delay: Duration,
+    pub periods: Vec<Period>,
+    pub utc_timing: Vec<UtcTiming>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UtcTiming {
+    pub scheme: &'static str,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub id: String,
+    pub start: Duration,
+    /// Set on the last Period once the stream ended.
+    pub duration: Option<Duration>,
+    pub adaptation_sets: Vec<AdaptationSet>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentType {
+    Video,
+    Audio,
+}
+
+impl ContentType {
+    fn name(self) -> &'static str {
+        match self {
+            ContentType::Video => "video",
+            ContentType::Audio => "audio",
+        }
+    }
+
+    fn mime(self) -> &'static str {
+        match self {
+            ContentType::Video => "video/mp4",
+            ContentType::Audio => "audio/mp4",
+        }
+    }
+}
+
+/// One media type, one Representation (Weir does not transcode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdaptationSet {
+    pub id: u32,
+    pub content_type: ContentType,
+    pub representation: Representation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Representation {
+    pub id: String,
+    pub codecs: String,
+    pub bandwidth: u64,
+    pub media: MediaAttributes,
+    pub template: SegmentTemplate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaAttributes {
+    Video {
+        width: u32,
+        height: u32,
+        /// `@frameRate`: numerator and denominator.
+        frame_rate: Option<(u32, u32)>,
+        sar: (u32, u32),
+    },
+    Audio {
+        sampling_rate: u32,
+        channels: u8,
+    },
+}
+
+/// `SegmentTemplate` with `$Number$` addressing over an explicit
+/// `SegmentTimeline` (DASH-MPD-04): the same files HLS lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentTemplate {
+    pub timescale: u32,
+    pub presentation_time_offset: u64,
+    pub initialization: String,
+    /// Contains `$Number$`.
+    pub media: String,
+    pub start_number: u64,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One `S`: a segment's first decode time and duration in ticks, exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub t: u64,
+    pub d: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MpdError {
+    #[error("a time before 1970 or after 9999 cannot be written")]
+    TimeOutOfRange,
+    #[error("writing XML: {0}")]
+    Xml(#[from] io::Error),
+}
+
+/// `xs:duration` in seconds, at most millisecond precision: `PT2S`, `PT1.5S`.
+pub fn xs_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        format!("PT{s}S")
+    } else {
+        let f = format!("{frac:03}");
+        format!("PT{s}.{}S", f.trim_end_matches('0'))
+    }
+}
+
+fn date_time(t: SystemTime) -> Result<String, MpdError> {
+    format_program_date_time(t).map_err(|_| MpdError::TimeOutOfRange)
+}
+
+/// The MPD as UTF-8 XML.
+pub fn write_mpd(mpd: &Mpd) -> Result<String, MpdError> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let ast = date_time(mpd.availability_start_time)?;
+    let publish = date_time(mpd.publish_time)?;
+    let mut root = w
+        .create_element("MPD")
+        .with_attribute(("xmlns", "urn:mpeg:dash:schema:mpd:2011"))
+        .with_attribute(("profiles", PROFILES))
+        .with_attribute(("type", "dynamic"))
+        .with_attribute(("availabilityStartTime", ast.as_str()))
+        .with_attribute(("publishTime", publish.as_str()));
+    let mup = mpd.minimum_update_period.map(xs_duration);
+    if let Some(mup) = &mup {
+        root = root.with_attribute(("minimumUpdatePeriod", mup.as_str()));
+    }
+    let tsbd = xs_duration(mpd.time_shift_buffer_depth);
+    let msd = xs_duration(mpd.max_segment_duration);
+    let mbt = xs_duration(mpd.min_buffer_time);
+    let spd = xs_duration(mpd.suggested_presentation_delay);
+    root.with_attribute(("timeShiftBufferDepth", tsbd.as_str()))
+        .with_attribute(("maxSegmentDuration", msd.as_str()))
+        .with_attribute(("minBufferTime", mbt.as_str()))
+        .with_attribute(("suggestedPresentationDelay", spd.as_str()))
+        .write_inner_content(|w| {
+            for p in &mpd.periods {
+                write_period(w, p)?;
+            }
+            for u in &mpd.utc_timing {
+                w.create_element("UTCTiming")
+                    .with_attribute(("schemeIdUri", u.scheme))
+                    .with_attribute(("value", u.value.as_str()))
+                    .write_empty()?;
+            }
+            Ok::<(), io::Error>(())
+        })?;
+    let mut bytes = w.into_inner();
+    bytes.push(b'\n');
+    String::from_utf8(bytes)
+        .map_err(|e| MpdError::Xml(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+fn write_period(w: &mut Writer<Vec<u8>>, p: &Period) -> io::Result<()> {
+    let start = xs_duration(p.start);
+    let duration = p.duration.map(xs_duration);
+    let mut el = w
+        .create_element("Period")
+        .with_attribute(("id", p.id.as_str()))
+        .with_attribute(("start", start.as_str()));
+    if let Some(d) = &duration {
+        el = el.with_attribute(("duration", d.as_str()));
+    }
+    el.write_inner_content(|w| {
+        for a in &p.adaptation_sets {
+            write_adaptation_set(w, a)?;
+        }
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+fn write_adaptation_set(w: &mut Writer<Vec<u8>>, a: &AdaptationSet) -> io::Result<()> {
+    let id = a.id.to_string();
+    let r = &a.representation;
+    let bandwidth = r.bandwidth.to_string();
+    let mut rep = w
+        .create_element("AdaptationSet")
+        .with_attribute(("id", id.as_str()))
+        .with_attribute(("contentType", a.content_type.name()))
+        .with_attribute(("mimeType", a.content_type.mime()))
+        .with_attribute(("segmentAlignment", "true"))
+        .with_attribute(("startWithSAP", "1"));
+    if a.content_type == ContentType::Audio {
+        // An audio-only or video+audio stream has one language-less track.
+        rep = rep.with_attribute(("lang", "und"));
+    }
+    rep.write_inner_content(|w| {
+        let mut el = w
+            .create_element("Representation")
+            .with_attribute(("id", r.id.as_str()))
+            .with_attribute(("codecs", r.codecs.as_str()))
+            .with_attribute(("bandwidth", bandwidth.as_str()));
+        let channels;
+        match &r.media {
+            MediaAttributes::Video {
+                width,
+                height,
+                frame_rate,
+                sar,
+            } => {
+                let (wd, ht) = (width.to_string(), height.to_string());
+                let sar = format!("{}:{}", sar.0, sar.1);
+                el = el
+                    .with_attribute(("width", wd.as_str()))
+                    .with_attribute(("height", ht.as_str()));
+                if let Some((n, d)) = frame_rate {
+                    let fr = if *d == 1 {
+                        n.to_string()
+                    } else {
+                        format!("{n}/{d}")
+                    };
+                    el = el.with_attribute(("frameRate", fr.as_str()));
+                }
+                el = el.with_attribute(("sar", sar.as_str()));
+                channels = None;
+            }
+            MediaAttributes::Audio {
+                sampling_rate,
+                channels: c,
+            } => {
+                let sr = sampling_rate.to_string();
+                el = el.with_attribute(("audioSamplingRate", sr.as_str()));
+                channels = Some(c.to_string());
+            }
+        }
+        el.write_inner_content(|w| {
+            if let Some(c) = &channels {
+                w.create_element("AudioChannelConfiguration")
+                    .with_attribute(("schemeIdUri", AUDIO_CHANNELS_SCHEME))
+                    .with_attribute(("value", c.as_str()))
+                    .write_empty()?;
+            }
+            write_template(w, &r.template)
+        })?;
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+fn write_template(w: &mut Writer<Vec<u8>>, t: &SegmentTemplate) -> io::Result<()> {
+    let timescale = t.timescale.to_string();
+    let pto = t.presentation_time_offset.to_string();
+    let start_number = t.start_number.to_string();
+    w.create_element("SegmentTemplate")
+        .with_attribute(("timescale", timescale.as_str()))
+        .with_attribute(("presentationTimeOffset", pto.as_str()))
+        .with_attribute(("initialization", t.initialization.as_str()))
+        .with_attribute(("media", t.media.as_str()))
+        .with_attribute(("startNumber", start_number.as_str()))
+        .write_inner_content(|w| {
+            w.create_element("SegmentTimeline")
+                .write_inner_content(|w| {
+                    for s in &t.timeline {
+                        let (st, sd) = (s.t.to_string(), s.d.to_string());
+                        w.create_element("S")
+                            .with_attribute(("t", st.as_str()))
+                            .with_attribute(("d", sd.as_str()))
+                            .write_empty()?;
+                    }
+                    Ok::<(), io::Error>(())
+                })?;
+            Ok::<(), io::Error>(())
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_xs_duration_seconds() {
+        assert_eq!(xs_duration(Duration::ZERO), "PT0S");
+        assert_eq!(xs_duration(Duration::from_millis(2000)), "PT2S");
+        assert_eq!(xs_duration(Duration::from_millis(1500)), "PT1.5S");
+        assert_eq!(xs_duration(Duration::from_millis(12_034)), "PT12.034S");
+        assert_eq!(xs_duration(Duration::from_micros(1_999_999)), "PT1.999S");
+        assert_eq!(xs_duration(Duration::from_secs(7200)), "PT7200S");
+    }
+}
