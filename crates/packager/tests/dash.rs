@@ -1,0 +1,470 @@
+//! DASH from the packager's own state, with a fake clock: the real ffmpeg
+//! FLV fixture is fed through `Demuxer` + `StreamPackager` while the wall
+//! clock advances with the media (optionally faster or slower, or with a
+//! gap for a reconnect). Every MPD is rendered, parsed back with
+//! `dash-mpd-core`, and checked against checklist §5 (DASH-MPD-01…12).
+
+mod boxes_support;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use weir_flv::{Demuxer, TrackKind};
+use weir_packager::dash::{live_mpd, write_mpd, LiveState, Mpd, MpdSettings, UTC_HTTP_ISO};
+use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
+
+use boxes_support::{find_box, read_flv, FIXTURE};
+
+/// Loop period of the fixture: its audio runs 2.067 s, so a 2 s loop would
+/// overlap audio and make the sample-counted audio timeline run ahead of the
+/// timestamps by 67 ms a pass.
+const FIXTURE_MS: u32 = 2100;
+
+#[derive(Clone, Copy, Default)]
+struct Scenario {
+    /// Times the 2 s fixture is played back to back.
+    passes: u32,
+    /// Wall-clock seconds per media second (1.0: real time).
+    wall_per_media: f64,
+    /// Before this pass, the publisher drops and reconnects after a gap.
+    reconnect: Option<(u32, Duration)>,
+    audio_only: bool,
+    video_only: bool,
+}
+
+struct Update {
+    now: SystemTime,
+    mpd: Mpd,
+    xml: String,
+    parsed: dash_mpd_core::MPD,
+}
+
+struct Run {
+    updates: Vec<Update>,
+    /// Segment bytes by URI.
+    files: HashMap<String, Bytes>,
+}
+
+fn base() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn settings() -> MpdSettings {
+    MpdSettings {
+        window: 4,
+        time_url: "../../time".into(),
+        head_url: "index.mpd".into(),
+    }
+}
+
+fn render(p: &mut StreamPackager, now: SystemTime) -> Option<Update> {
+    let target = p.target_duration()?;
+    let video = p.track(TrackKind::Video);
+    let audio = p.track(TrackKind::Audio);
+    let state = LiveState {
+        video: video.as_ref(),
+        audio: audio.as_ref(),
+        clock: p.clock(),
+        target_duration: target,
+        longest_segment: p.longest_segment(),
+        ended: p.is_ended(),
+        now,
+    };
+    let mpd = live_mpd(&state, &settings())?;
+    let xml = write_mpd(&mpd).expect("MPD renders");
+    let parsed = dash_mpd_core::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    Some(Update {
+        now,
+        mpd,
+        xml,
+        parsed,
+    })
+}
+
+fn run(s: Scenario) -> Run {
+    let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
+    let mut demux = Demuxer::default();
+    let mut p = StreamPackager::new(PackagerConfig {
+        target_duration: Duration::from_secs(1),
+        part_target: Duration::from_millis(500),
+        window: 4,
+        drift_threshold: Duration::from_millis(500),
+    });
+    let mut updates = Vec::new();
+    let mut files = HashMap::new();
+    let mut gap = Duration::ZERO;
+    let mut media_base = 0u32;
+    let mut now = base();
+    for pass in 0..s.passes {
+        if let Some((at, g)) = s.reconnect.filter(|(at, _)| *at == pass) {
+            let _ = at;
+            demux.reconnect();
+            p.reconnect();
+            gap += g;
+            // A reconnecting encoder starts its clock again at zero.
+            media_base = 0;
+        }
+        for t in &tags {
+            let ts = t.timestamp_ms + media_base;
+            let media_total = u64::from(pass * FIXTURE_MS + t.timestamp_ms);
+            now = base()
+                + gap
+                + Duration::from_secs_f64(media_total as f64 / 1000.0 * s.wall_per_media);
+            let r = match t.tag_type {
+                9 if !s.audio_only => demux.push_video(ts, t.body.clone()),
+                8 if !s.video_only => demux.push_audio(ts, t.body.clone()),
+                _ => continue,
+            };
+            if let Ok(Some(ev)) = r {
+                p.push(&ev, now).unwrap();
+            }
+            let mut changed = false;
+            while let Some(ev) = p.poll_event() {
+                changed = true;
+                match ev {
+                    PackagerEvent::Init { uri, bytes, .. } => {
+                        files.insert(uri, bytes);
+                    }
+                    PackagerEvent::Segment { info, bytes, .. } => {
+                        files.insert(info.uri, bytes);
+                    }
+                    PackagerEvent::Removed { .. } => {}
+                }
+            }
+            if changed {
+                updates.extend(render(&mut p, now));
+            }
+        }
+        media_base += FIXTURE_MS;
+    }
+    p.end().unwrap();
+    while let Some(ev) = p.poll_event() {
+        if let PackagerEvent::Segment { info, bytes, .. } = ev {
+            files.insert(info.uri, bytes);
+        }
+    }
+    updates.extend(render(&mut p, now + Duration::from_millis(10)));
+    assert!(!updates.is_empty(), "no MPD was made");
+    Run { updates, files }
+}
+
+fn tfdt(segment: &[u8]) -> u64 {
+    // The whole box: 8-byte header, then version and flags.
+    let (_, tfdt) = find_box(segment, &[b"moof", b"traf", b"tfdt"]);
+    assert_eq!(tfdt[8], 1, "tfdt version 1 (MP4-SEG-05)");
+    u64::from_be_bytes(tfdt[12..20].try_into().unwrap())
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// AST + Period@start + (t + d − PTO) / timescale of every listed segment.
+fn availability(m: &Mpd) -> Vec<(String, SystemTime)> {
+    let mut out = Vec::new();
+    for p in &m.periods {
+        for a in &p.adaptation_sets {
+            let t = &a.representation.template;
+            for (i, s) in t.timeline.iter().enumerate() {
+                let media_end = (s.t + s.d) as f64 - t.presentation_time_offset as f64;
+                let at = secs(p.start) + media_end / f64::from(t.timescale);
+                let uri = t
+                    .media
+                    .replace("$Number$", &(t.start_number + i as u64).to_string());
+                out.push((
+                    uri,
+                    m.availability_start_time + Duration::from_secs_f64(at.max(0.0)),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn mpd_invariants_across_updates_dash_mpd_01_02_03_case_53() {
+    let r = run(Scenario {
+        passes: 8,
+        wall_per_media: 1.0,
+        ..Default::default()
+    });
+    let first = &r.updates[0];
+    assert!(first
+        .xml
+        .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+    let mut last_publish = first.mpd.publish_time;
+    let mut period_starts: HashMap<String, Duration> = HashMap::new();
+    let mut durations_by_t: HashMap<(u32, u64), u64> = HashMap::new();
+    let mut start_numbers: HashMap<u32, u64> = HashMap::new();
+    for u in &r.updates {
+        let m = &u.parsed;
+        assert_eq!(m.mpdtype.as_deref(), Some("dynamic"));
+        assert_eq!(
+            m.availabilityStartTime, first.parsed.availabilityStartTime,
+            "AST never changes (DASH-MPD-01)"
+        );
+        assert!(m.profiles.as_deref().unwrap().contains("isoff-live:2011"));
+        assert!(m.minBufferTime.is_some());
+        assert!(u.mpd.publish_time >= last_publish);
+        last_publish = u.mpd.publish_time;
+        assert_eq!(
+            m.minimumUpdatePeriod.is_some(),
+            !u.mpd.periods.is_empty() && u.mpd.minimum_update_period.is_some()
+        );
+        assert_eq!(m.UTCTiming[0].schemeIdUri, UTC_HTTP_ISO);
+        assert_eq!(m.UTCTiming[0].value.as_deref(), Some("../../time"));
+        let tsbd = m.timeShiftBufferDepth.unwrap();
+        assert_eq!(
+            tsbd,
+            Duration::from_secs(4),
+            "window × target (DASH-MPD-01)"
+        );
+        assert!(
+            m.suggestedPresentationDelay.unwrap() < tsbd,
+            "the delay leaves a non-empty buffer (DASH-MPD-10)"
+        );
+        for p in &m.periods {
+            let id = p.id.clone().expect("Period@id (DASH-MPD-02)");
+            let start = p.start.expect("Period@start");
+            assert_eq!(*period_starts.entry(id).or_insert(start), start);
+            for a in &p.adaptations {
+                let aid: u32 = a.id.as_deref().unwrap().parse().unwrap();
+                let ct = a.contentType.as_deref().unwrap();
+                assert_eq!(ct, if aid == 1 { "video" } else { "audio" });
+                assert_eq!(
+                    a.mimeType.as_deref(),
+                    Some(if aid == 1 { "video/mp4" } else { "audio/mp4" })
+                );
+                assert_eq!(a.segmentAlignment, Some(true));
+                assert_eq!(a.startWithSAP, Some(1));
+                let rep = &a.representations[0];
+                assert!(rep.bandwidth.unwrap() > 0);
+                let codecs = rep.codecs.as_deref().unwrap();
+                if aid == 1 {
+                    assert_eq!(codecs, "avc1.64000d", "from the avcC (CODEC-01)");
+                    assert_eq!((rep.width, rep.height), (Some(320), Some(240)));
+                    assert!(rep.frameRate.is_some());
+                    assert_eq!(rep.sar.as_deref(), Some("1:1"));
+                } else {
+                    assert_eq!(codecs, "mp4a.40.2", "from the ASC (CODEC-02)");
+                    assert_eq!(rep.audioSamplingRate.as_deref(), Some("48000"));
+                    assert_eq!(rep.AudioChannelConfiguration.len(), 1);
+                }
+                let st = rep.SegmentTemplate.as_ref().unwrap();
+                let sn = st.startNumber.unwrap();
+                let prev = start_numbers.entry(aid).or_insert(sn);
+                assert!(sn >= *prev, "startNumber only grows");
+                *prev = sn;
+                // Existing S entries are never edited (DASH-MPD-05).
+                for s in &st.SegmentTimeline.as_ref().unwrap().segments {
+                    assert_eq!(s.r, None);
+                    let d = *durations_by_t.entry((aid, s.t.unwrap())).or_insert(s.d);
+                    assert_eq!(d, s.d, "S@t={:?} changed its duration", s.t);
+                }
+            }
+        }
+    }
+    // publishTime moves whenever the content does.
+    for w in r.updates.windows(2) {
+        if w[0].xml != w[1].xml {
+            assert!(w[1].mpd.publish_time > w[0].mpd.publish_time);
+        }
+    }
+}
+
+#[test]
+fn timeline_equals_the_segments_tfdt_and_durations_dash_mpd_05_case_54() {
+    let r = run(Scenario {
+        passes: 6,
+        wall_per_media: 1.0,
+        ..Default::default()
+    });
+    let mut checked = 0;
+    for u in &r.updates {
+        for p in &u.mpd.periods {
+            for a in &p.adaptation_sets {
+                let t = &a.representation.template;
+                assert!(r.files.contains_key(&t.initialization));
+                for (i, w) in t.timeline.windows(2).enumerate() {
+                    assert_eq!(w[0].t + w[0].d, w[1].t, "gapless timeline at S {i}");
+                }
+                for (i, s) in t.timeline.iter().enumerate() {
+                    let uri = t
+                        .media
+                        .replace("$Number$", &(t.start_number + i as u64).to_string());
+                    let bytes = &r.files[&uri];
+                    assert_eq!(tfdt(bytes), s.t, "{uri}: S@t is its tfdt");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "{checked}");
+}
+
+#[test]
+fn segments_are_listed_only_once_available_and_on_time_dash_mpd_06_case_55() {
+    for rate in [1.0, 0.995, 1.005] {
+        let r = run(Scenario {
+            passes: 10,
+            wall_per_media: rate,
+            ..Default::default()
+        });
+        for u in &r.updates {
+            for (uri, at) in availability(&u.mpd) {
+                // Listed at most the drift threshold before its availability
+                // time, and never long after it (DASH-MPD-08).
+                let lead = at.duration_since(u.now).unwrap_or_default();
+                assert!(
+                    lead <= Duration::from_millis(560),
+                    "{uri}: {lead:?} early at rate {rate}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn drift_past_the_threshold_starts_a_new_period_dash_mpd_08_case_60() {
+    // Media 2 % fast against the wall clock (case 60 uses 1 % over minutes).
+    let r = run(Scenario {
+        passes: 30,
+        wall_per_media: 0.98,
+        ..Default::default()
+    });
+    let last = &r.updates.last().unwrap().mpd;
+    let all_ids: Vec<String> = r
+        .updates
+        .iter()
+        .flat_map(|u| u.mpd.periods.iter().map(|p| p.id.clone()))
+        .collect();
+    assert!(
+        all_ids.iter().any(|id| id == "p1"),
+        "no re-anchor: {all_ids:?}"
+    );
+    // No mapping ever put a listed segment far into the future: the guard
+    // sees the drift at a segment's end and the new Period starts at the
+    // cut after the next, so the lead can pass the 500 ms threshold by two
+    // segments' drift (2 × 20 ms here) plus audio's overhang past the video
+    // cut (under one 21 ms AAC frame at 48 kHz), then falls back to zero.
+    let mut max_lead = Duration::ZERO;
+    for u in &r.updates {
+        for (_, at) in availability(&u.mpd) {
+            max_lead = max_lead.max(at.duration_since(u.now).unwrap_or_default());
+        }
+    }
+    assert!(max_lead <= Duration::from_millis(620), "{max_lead:?}");
+    // Every track shares the Period boundaries.
+    for p in &last.periods {
+        assert_eq!(p.adaptation_sets.len(), 2, "{}", p.id);
+        let v = &p.adaptation_sets[0].representation.template;
+        let a = &p.adaptation_sets[1].representation.template;
+        let v0 = (v.timeline[0].t as f64 - v.presentation_time_offset as f64) / 90_000.0;
+        let a0 = (a.timeline[0].t as f64 - a.presentation_time_offset as f64) / 48_000.0;
+        assert!((v0 - a0).abs() < 0.05, "{}: video {v0} audio {a0}", p.id);
+    }
+}
+
+#[test]
+fn a_reconnect_opens_a_period_at_its_wall_clock_time_dash_mpd_09() {
+    let r = run(Scenario {
+        passes: 6,
+        wall_per_media: 1.0,
+        reconnect: Some((3, Duration::from_secs(4))),
+        ..Default::default()
+    });
+    let u = r
+        .updates
+        .iter()
+        .find(|u| u.mpd.periods.len() == 2)
+        .expect("two Periods after the reconnect");
+    let (p0, p1) = (&u.mpd.periods[0], &u.mpd.periods[1]);
+    assert_eq!((p0.id.as_str(), p1.id.as_str()), ("p0", "p1"));
+    // The publisher was away 4 s after p0's media ended.
+    let v0 = &p0.adaptation_sets[0].representation.template;
+    let end = v0.timeline.last().map(|s| s.t + s.d).unwrap() - v0.presentation_time_offset;
+    let gap = secs(p1.start) - secs(p0.start) - end as f64 / 90_000.0;
+    assert!((gap - 4.0).abs() < 0.1, "gap {gap}\n{}", u.xml);
+    let v1 = &p1.adaptation_sets[0].representation.template;
+    assert_eq!(v1.start_number, v0.start_number + v0.timeline.len() as u64);
+    assert_eq!(v1.presentation_time_offset, v1.timeline[0].t);
+    // The new publisher's media timeline continues monotonic (HLS-LIVE-08).
+    assert!(v1.timeline[0].t >= v0.timeline.last().map(|s| s.t + s.d).unwrap());
+}
+
+#[test]
+fn a_configuration_change_opens_a_connected_period() {
+    // Same fixture with the publisher's clock running on: the demuxer sees
+    // a reconnect but no gap, as a mid-stream encoder restart would.
+    let r = run(Scenario {
+        passes: 4,
+        wall_per_media: 1.0,
+        reconnect: Some((2, Duration::ZERO)),
+        ..Default::default()
+    });
+    let u = r.updates.iter().find(|u| u.mpd.periods.len() == 2).unwrap();
+    let (p0, p1) = (&u.mpd.periods[0], &u.mpd.periods[1]);
+    let v0 = &p0.adaptation_sets[0].representation.template;
+    let end = v0.timeline.last().map(|s| s.t + s.d).unwrap() - v0.presentation_time_offset;
+    let p0_end = secs(p0.start) + end as f64 / 90_000.0;
+    assert!((secs(p1.start) - p0_end).abs() < 0.06, "{}", u.xml);
+}
+
+#[test]
+fn end_of_live_gives_the_last_period_a_duration_dash_mpd_12_case_59() {
+    let r = run(Scenario {
+        passes: 3,
+        wall_per_media: 1.0,
+        ..Default::default()
+    });
+    let before = &r.updates[r.updates.len() - 2].mpd;
+    let last = r.updates.last().unwrap();
+    assert!(before.minimum_update_period.is_some());
+    assert_eq!(last.parsed.minimumUpdatePeriod, None, "{}", last.xml);
+    assert!(!last.xml.contains("minimumUpdatePeriod"));
+    let p = last.mpd.periods.last().unwrap();
+    let v = &p.adaptation_sets[0].representation.template;
+    let end = v.timeline.last().map(|s| s.t + s.d).unwrap() - v.presentation_time_offset;
+    let d = last.parsed.periods.last().unwrap().duration.unwrap();
+    assert!(
+        (secs(d) - end as f64 / 90_000.0).abs() < 0.002,
+        "{d:?} vs {end}"
+    );
+}
+
+#[test]
+fn audio_only_and_video_only_have_one_adaptation_set_case_42() {
+    for (audio_only, kind) in [(true, "audio"), (false, "video")] {
+        let r = run(Scenario {
+            passes: 3,
+            wall_per_media: 1.0,
+            audio_only,
+            video_only: !audio_only,
+            ..Default::default()
+        });
+        let m = &r.updates.last().unwrap().parsed;
+        for p in &m.periods {
+            assert_eq!(p.adaptations.len(), 1);
+            assert_eq!(p.adaptations[0].contentType.as_deref(), Some(kind));
+        }
+    }
+}
+
+#[test]
+fn the_same_state_renders_the_same_bytes() {
+    let a = run(Scenario {
+        passes: 2,
+        wall_per_media: 1.0,
+        ..Default::default()
+    });
+    let b = run(Scenario {
+        passes: 2,
+        wall_per_media: 1.0,
+        ..Default::default()
+    });
+    let xa: Vec<&str> = a.updates.iter().map(|u| u.xml.as_str()).collect();
+    let xb: Vec<&str> = b.updates.iter().map(|u| u.xml.as_str()).collect();
+    assert_eq!(xa, xb);
+    insta::assert_snapshot!("mpd_two_passes_ended", a.updates.last().unwrap().xml);
+}
