@@ -23,6 +23,12 @@ pub struct Cli {
     #[arg(long, env = "WEIR_GRACE_PERIOD", default_value_t = 10.0, value_parser = parse_secs)]
     pub grace_period: f64,
 
+    /// Seconds an ended stream's last playlists, MPD and segments stay
+    /// fetchable after the grace period (players finishing the window),
+    /// before they answer 404 and the memory is freed.
+    #[arg(long, env = "WEIR_ENDED_RETENTION", default_value_t = 60.0, value_parser = parse_secs)]
+    pub ended_retention: f64,
+
     /// Seconds a new RTMP connection has to finish its handshake.
     #[arg(long, env = "WEIR_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_parser = parse_secs)]
     pub handshake_timeout: f64,
@@ -79,6 +85,10 @@ fn parse_secs(s: &str) -> Result<f64, String> {
 impl Cli {
     pub fn grace(&self) -> Duration {
         Duration::from_secs_f64(self.grace_period)
+    }
+
+    pub fn ended_retention(&self) -> Duration {
+        Duration::from_secs_f64(self.ended_retention)
     }
 
     pub fn packager(&self) -> weir_packager::stream::PackagerConfig {

@@ -31,12 +31,19 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(grace: Duration, timeline: TimelineConfig, packager: PackagerConfig) -> Arc<Self> {
+    /// `availability`: how long an ended stream's files stay fetchable after
+    /// its grace period (HLS-LIVE-09, DASH-MPD-12).
+    pub fn new(
+        grace: Duration,
+        availability: Duration,
+        timeline: TimelineConfig,
+        packager: PackagerConfig,
+    ) -> Arc<Self> {
         Arc::new(Registry {
             streams: Mutex::new(HashMap::new()),
             finished: Mutex::new(HashMap::new()),
             grace,
-            availability: Duration::from_secs(60),
+            availability,
             timeline,
             packager,
         })
