@@ -518,7 +518,16 @@ impl StreamPackager {
             track_id: if kind == TrackKind::Video { 1 } else { 2 },
             timescale,
             default_duration,
-            seg: TrackSegmenter::new(timescale, timing, part_ticks.max(1)),
+            seg: {
+                // Until its next cut, a new configuration stays in the
+                // Period the track is in.
+                let mut seg = TrackSegmenter::new(timescale, timing, part_ticks.max(1));
+                seg.set_period(match kind {
+                    TrackKind::Audio if self.video.is_some() => self.audio_period,
+                    _ => self.period,
+                });
+                seg
+            },
             codec,
             init_version: version,
             init_uri,

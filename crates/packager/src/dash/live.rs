@@ -60,11 +60,15 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
         let mut sets = Vec::with_capacity(2);
         for (id, view) in [(1, state.video), (2, state.audio)] {
             let Some(view) = view else { continue };
-            let segments: Vec<&SegmentInfo> =
+            let mut segments: Vec<&SegmentInfo> =
                 view.segments.iter().filter(|s| s.period == index).collect();
-            let Some(first) = segments.first() else {
+            let Some(first) = segments.first().copied() else {
                 continue;
             };
+            // A Representation has one initialization segment. A track whose
+            // configuration changed mid-Period (audio, before video's next cut
+            // opens the new Period) is listed up to the change only.
+            segments.retain(|s| s.init_uri == first.init_uri);
             let timescale = first.timescale;
             sets.push(AdaptationSet {
                 id,
