@@ -1,5 +1,6 @@
 //! HTTP routes: the stream API, health check, server clock, and each
-//! stream's manifests (HLS playlists, DASH MPD) and segments.
+//! stream's manifests (HLS playlists, DASH MPD) and segments; the browser UI
+//! comes from `web.rs`.
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/streams", get(streams))
         .route("/time", get(time))
         .route("/{app}/{key}/{*file}", get(stream_file))
+        .merge(crate::web::routes())
         // JSON compresses on the fly; playlists come pre-compressed (one gzip
         // per update, not per request); media segments never.
         .layer(

@@ -7,6 +7,7 @@ mod output;
 mod packaging;
 mod registry;
 mod stream;
+mod web;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -57,12 +58,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let timeline = weir_flv::timeline::TimelineConfig {
         max_jump_ms: cli.max_timestamp_jump_ms,
     };
-    let registry = registry::Registry::new(
-        cli.grace(),
-        cli.ended_retention(),
-        timeline,
-        cli.packager(),
-    );
+    let registry =
+        registry::Registry::new(cli.grace(), cli.ended_retention(), timeline, cli.packager());
     let rtmp = TcpListener::bind(cli.rtmp_listen)
         .await
         .map_err(|e| format!("cannot listen for RTMP on {}: {e}", cli.rtmp_listen))?;
