@@ -308,7 +308,10 @@ impl StreamPackager {
     /// The Period of the next reference-track cut, advancing it when that
     /// cut follows a discontinuity or a split was asked for.
     fn next_period(&mut self, discontinuity: bool) -> u64 {
-        if (discontinuity || std::mem::take(&mut self.split_pending)) && self.cut_once {
+        // A pending split is used up by this cut either way: a discontinuity
+        // opens the new Period it asked for.
+        let split = std::mem::take(&mut self.split_pending);
+        if (discontinuity || split) && self.cut_once {
             self.period += 1;
         }
         self.cut_once = true;
@@ -731,9 +734,12 @@ impl StreamPackager {
                     if reference {
                         let start = MediaTime::new(base_decode_time, t.timescale);
                         let end = MediaTime::new(base_decode_time + duration, t.timescale);
-                        if let Verdict::Drifted { .. } =
-                            self.clock.segment_made(period, start, end, self.now)
-                        {
+                        let verdict = self.clock.segment_made(period, start, end, self.now);
+                        // A segment of an older Period (the last one of a
+                        // publisher, closed when the next one's media came)
+                        // is late by the gap: its successor has a new Period
+                        // already.
+                        if matches!(verdict, Verdict::Drifted { .. }) && period == self.period {
                             self.split_pending = true;
                         }
                     }

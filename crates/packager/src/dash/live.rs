@@ -52,6 +52,24 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
 
     let mut indices: Vec<u64> = reference.segments.iter().map(|s| s.period).collect();
     indices.dedup();
+    // A new Period is listed once every track has a segment in it: its
+    // AdaptationSets must not change across updates (DASH-MPD-02), and the
+    // other track's first segment there closes a moment after the reference's.
+    if !state.ended {
+        let newest_of = |v: Option<&TrackView>| v.and_then(|v| v.segments.last()).map(|s| s.period);
+        let others = [state.video, state.audio]
+            .into_iter()
+            .flatten()
+            .filter(|v| v.kind != reference.kind);
+        let lagging = others.into_iter().any(|v| {
+            newest_of(Some(v))
+                .zip(indices.last())
+                .is_some_and(|(o, r)| o < *r)
+        });
+        if lagging && indices.len() > 1 {
+            indices.pop();
+        }
+    }
     let mut periods = Vec::with_capacity(indices.len());
     for index in indices {
         let Some(anchor) = state.clock.period(index) else {
