@@ -1981,3 +1981,44 @@ fn parsers_self_test() {
     assert_eq!(ast, 1_796_152_504_770);
     assert!((t.avail_ms(0, ast) - (ast as f64 + 10_500.0 + 2000.0)).abs() < 1e-6);
 }
+
+/// DASH-MPD-12: once the ended stream's files have expired (grace period,
+/// then `--ended-retention`), the MPD and its segments answer 404.
+#[test]
+fn dash_mpd_12_mpd_is_404_after_the_retention() {
+    let key = "gone";
+    let weir = Weir::start(&["--grace-period", "1", "--ended-retention", "2"]);
+    let asset = assets::small_av(7);
+    let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url(key), true, &[]);
+    let live = wait_mpd(&weir, key, LIVE_TIMEOUT, "MPD served", |_| true);
+    let segment = live
+        .tracks()
+        .first()
+        .map(|t| t.media.replace("$Number$", &t.number(0).to_string()))
+        .unwrap_or_else(|| panic!("no segment listed:\n{}", live.text));
+    let status = ff.wait_timeout(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "publisher: {status:?}");
+    let ended_at = Instant::now();
+    wait_mpd(&weir, key, Duration::from_secs(10), "ended", |s| {
+        s.mpd.minimumUpdatePeriod.is_none()
+    });
+    let gone = common::poll_until(Duration::from_secs(15), || {
+        (weir.http(&mpd_path(key)).status == 404).then(Instant::now)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the MPD is still served {:?} after the end",
+            ended_at.elapsed()
+        )
+    });
+    let after = gone.duration_since(ended_at);
+    assert!(
+        after >= Duration::from_millis(2_900),
+        "404 after {after:?}, before grace + retention (3 s)"
+    );
+    assert_eq!(
+        weir.http(&format!("/live/{key}/{segment}")).status,
+        404,
+        "{segment} after expiry"
+    );
+}
