@@ -42,12 +42,28 @@ else
     apt_install ffmpeg
 fi
 
-# --- Browser and JavaScript tooling (hls.js / dash.js playback tests) -------
-# Later work adds headless player tests. Install their tools here, the same
-# way: only when missing, e.g.
-#   command -v chromium >/dev/null 2>&1 || apt_install chromium chromium-driver
-#   (cd web && npm ci)
-# ---------------------------------------------------------------------------
+# nginx: the caching-edge test (tests/e2e_edge.rs) runs Debian's nginx.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    echo "nginx missing: installing"
+    apt_install nginx-light
+fi
+
+# Node and npm: build.rs embeds the player libraries from web/node_modules
+# (installed from web/package-lock.json), so they come before any cargo build.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "npm missing: installing nodejs npm"
+    apt_install nodejs npm
+fi
+if [ ! -d web/node_modules/playwright-core ] || [ ! -d web/node_modules/hls.js ]; then
+    echo "web/node_modules incomplete: npm ci"
+    run npm ci --prefix web --no-audit --no-fund
+fi
+
+# Debian's Chromium for the browser playback tests (never a downloaded one).
+if [ ! -x /usr/bin/chromium ]; then
+    echo "chromium missing: installing"
+    apt_install chromium chromium-driver
+fi
 
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
@@ -74,5 +90,16 @@ step "Tests (cargo test)"
 run cargo test --workspace --all-targets --no-fail-fast -- ${CARGO_TEST_ARGS:-}
 # --all-targets leaves out doctests.
 run cargo test --workspace --doc --no-fail-fast
+
+# ---------------------------------------------------------------------------
+step "Browser playback tests (Chromium + hls.js / dash.js / Shaka, web/tests)"
+# ---------------------------------------------------------------------------
+# Debian's Chromium driven by playwright-core (installed above).
+echo "node $(node --version); $(/usr/bin/chromium --version 2>/dev/null)"
+run cargo build --release
+# The FLV test assets are encoded once, outside the tests' timed path.
+run node web/tests/harness.mjs --make-assets
+# Two at a time: every test runs its own weir, ffmpeg and Chromium.
+run env WEIR_BIN=target/release/weir node --test --test-concurrency=2 web/tests/*.test.mjs
 
 step "All checks passed"
