@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,12 +16,17 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 
+use crate::auth::{query_param, tokenize_mpd, tokenize_playlist, PlayTokens};
 use crate::registry::Registry;
 use crate::stream::StreamInfo;
 
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// Signed play URLs, when a play secret is configured.
+    pub play_tokens: Option<PlayTokens>,
+    /// `*` alone: any origin.
+    pub cors_origins: Vec<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -29,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/streams", get(streams))
         .route("/time", get(time))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/{app}/{key}/{*file}", get(stream_file))
         .merge(crate::web::routes())
         // JSON compresses on the fly; playlists come pre-compressed (one gzip
@@ -44,7 +50,11 @@ pub fn router(state: AppState) -> Router {
                     .and(NotForContentType::const_new(MPD_TYPE)),
             ),
         )
-        .layer(cors())
+        .layer(cors(&state.cors_origins))
+        // Outermost: final status codes, bytes as sent (compressed).
+        .layer(crate::metrics::HttpMetricsLayer::new(
+            state.registry.metrics().clone(),
+        ))
         .with_state(state)
 }
 
@@ -55,11 +65,16 @@ async fn healthz() -> &'static str {
 /// CORS open to any origin (HTTP-03). The exposed headers are named, not
 /// `*`: players read `Date` for clock sync (DASH-MPD-07, pitfall 33) and
 /// `Content-Range`/`Content-Length` for ranges; `Age` passes through CDNs.
-fn cors() -> CorsLayer {
+fn cors(origins: &[String]) -> CorsLayer {
     use axum::http::Method;
     use tower_http::cors::{AllowHeaders, AllowOrigin};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::any())
+        .allow_origin(allow)
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers(AllowHeaders::any())
         .expose_headers([
@@ -115,8 +130,21 @@ const MISSING_CACHE: &str = "no-cache";
 async fn stream_file(
     State(state): State<AppState>,
     Path((app, key, file)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    // Signed play URLs: checked before anything about the stream is said.
+    let token = query.as_deref().and_then(|q| query_param(q, "token"));
+    if let Some(tokens) = &state.play_tokens {
+        if let Err(e) = tokens.verify(&app, &key, token, std::time::SystemTime::now()) {
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::CACHE_CONTROL, "no-store")],
+                e.to_string(),
+            )
+                .into_response();
+        }
+    }
     let Some(stream) = state.registry.lookup(&app, &key) else {
         return not_found();
     };
@@ -128,9 +156,17 @@ async fn stream_file(
         None
     };
     if let Some(content_type) = manifest_type {
-        let Some(p) = stream.output.playlist(&file) else {
+        let Some(mut p) = stream.output.playlist(&file) else {
             return not_found();
         };
+        // The viewer's token carries over to every URI the manifest lists.
+        if let (Some(token), Some(_)) = (token, &state.play_tokens) {
+            p = p.with_text(if content_type == MPD_TYPE {
+                tokenize_mpd(&String::from_utf8_lossy(&p.text), token)
+            } else {
+                tokenize_playlist(&String::from_utf8_lossy(&p.text), token)
+            });
+        }
         let wants_gzip = p.gzip.is_some()
             && headers
                 .get(header::ACCEPT_ENCODING)

@@ -11,9 +11,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, info_span, warn, Instrument};
-use weir_rtmp::{Event, Session, SessionConfig, SessionError, UnpublishReason};
+use weir_rtmp::{Event, PublishRequest, Session, SessionConfig, SessionError, UnpublishReason};
 
-use crate::registry::Registry;
+use crate::auth::{PublishAuthorizer, Refusal};
+use crate::metrics::RtmpErrorKind;
+use crate::registry::{ClaimError, Registry};
 use crate::stream::Stream;
 
 /// Writes that take longer than this mean the peer stopped reading.
@@ -27,6 +29,10 @@ pub struct Ingest {
     pub registry: Arc<Registry>,
     pub limits: weir_rtmp::Limits,
     pub capture_dir: Option<PathBuf>,
+    pub authorizer: PublishAuthorizer,
+    pub max_streams: usize,
+    /// Becomes true when the server shuts down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>) {
@@ -44,6 +50,10 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>) {
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             warn!(%peer, limit = ingest.limits.max_connections, "connection limit reached; closing");
+            ingest
+                .registry
+                .metrics()
+                .rtmp_error(RtmpErrorKind::ConnectionLimit);
             drop(socket);
             continue;
         };
@@ -53,6 +63,7 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>) {
         tokio::spawn(
             async move {
                 let _permit = permit;
+                let _open = ingest.registry.metrics().rtmp_connection();
                 let _ = socket.set_nodelay(true);
                 Connection::new(ingest, peer, conn).run(socket).await;
             }
@@ -74,6 +85,8 @@ struct Connection {
     conn: u64,
     session: Session,
     publishing: Vec<Publishing>,
+    /// Publish requests waiting for the authorizer (keys, callback).
+    pending_auth: Vec<PublishRequest>,
     /// Close once pending output is written (a rejected publish).
     close_after_flush: bool,
     capture: Option<Vec<u8>>,
@@ -96,6 +109,7 @@ impl Connection {
             peer,
             conn,
             publishing: Vec::new(),
+            pending_auth: Vec::new(),
             close_after_flush: false,
             capture,
         }
@@ -104,15 +118,29 @@ impl Connection {
     async fn run(mut self, mut socket: TcpStream) {
         debug!("connection open");
         let mut buf = vec![0u8; READ_BUF];
+        let mut shutdown = self.ingest.shutdown.clone();
         let outcome: Result<&'static str, SessionError> = loop {
             let deadline = self.session.poll_timeout();
             let read = tokio::select! {
-                r = socket.read(&mut buf) => Some(r),
-                _ = sleep_until(deadline) => None,
+                r = socket.read(&mut buf) => Some(Some(r)),
+                _ = sleep_until(deadline) => Some(None),
+                r = shutdown.wait_for(|stop| *stop) => {
+                    drop(r);
+                    None
+                }
+            };
+            let Some(read) = read else {
+                // ERTMP-08: an E-RTMP publisher reconnects by itself (to this
+                // server once it is back, or to another one).
+                self.session
+                    .request_reconnect(None, "the server is restarting");
+                let _ = self.flush(&mut socket).await;
+                break Ok("server shutting down");
             };
             let step = match read {
                 Some(Ok(0)) => break Ok("peer closed the connection"),
                 Some(Ok(n)) => {
+                    self.ingest.registry.metrics().ingest_bytes(n);
                     if let (Some(c), Some(data)) = (self.capture.as_mut(), buf.get(..n)) {
                         if c.len() + n <= CAPTURE_LIMIT {
                             c.extend_from_slice(data);
@@ -123,15 +151,23 @@ impl Connection {
                 }
                 Some(Err(e)) => {
                     debug!(error = %e, "read failed");
+                    self.ingest.registry.metrics().rtmp_error(RtmpErrorKind::Io);
                     break Ok("connection reset");
                 }
                 None => self.session.handle_timeout(Instant::now()),
             };
             // Act on events and write replies even when the step failed, so a
             // peer learns why it is being closed where the protocol allows.
-            let step = step.and(self.handle_events());
+            let mut step = step.and(self.handle_events());
+            // Publish decisions can wait on the callback; the session holds
+            // the input behind each request until it is answered.
+            while step.is_ok() && !self.pending_auth.is_empty() {
+                let req = self.pending_auth.remove(0);
+                step = self.decide_publish(req).await.and(self.handle_events());
+            }
             if let Err(e) = self.flush(&mut socket).await {
                 debug!(error = %e, "write failed");
+                self.ingest.registry.metrics().rtmp_error(RtmpErrorKind::Io);
                 break Ok("write failed");
             }
             if let Err(e) = step {
@@ -146,6 +182,10 @@ impl Connection {
             Err(e) => warn!(error = %e, "connection closed on error"),
         }
         if let Err(e) = &outcome {
+            self.ingest
+                .registry
+                .metrics()
+                .rtmp_error(RtmpErrorKind::of(e));
             for p in &self.publishing {
                 p.stream.set_error(e.to_string());
             }
@@ -153,6 +193,9 @@ impl Connection {
         // Every teardown path ends here (RTMP-CMD-07).
         self.session.close();
         let _ = self.handle_events();
+        if !self.publishing.is_empty() {
+            self.ingest.registry.metrics().publisher_stopped();
+        }
         let _ = socket.shutdown().await;
         self.write_capture().await;
     }
@@ -171,7 +214,7 @@ impl Connection {
     /// Acts on every queued event. Answering a publish request lets the session
     /// decode the input queued behind it, which can fail like `handle_input`.
     fn handle_events(&mut self) -> Result<(), SessionError> {
-        let mut result = Ok(());
+        let result = Ok(());
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Media {
@@ -195,28 +238,7 @@ impl Connection {
                 }
                 Event::PublishRequested(req) => {
                     tracing::Span::current().record("key", req.key.as_str());
-                    match self.ingest.registry.claim(&req.app, &req.key, self.peer) {
-                        Ok((stream, generation)) => {
-                            info!(app = %req.app, key = %req.key, publish_type = %req.publish_type, "publishing");
-                            self.publishing.push(Publishing {
-                                stream_id: req.stream_id,
-                                stream,
-                                generation,
-                            });
-                            let r = self.session.accept_publish(req.stream_id);
-                            result = result.and(r);
-                        }
-                        Err(e) => {
-                            warn!(error = %e, "publish rejected");
-                            let r = self.session.reject_publish(
-                                req.stream_id,
-                                "NetStream.Publish.BadName",
-                                &e.to_string(),
-                            );
-                            result = result.and(r);
-                            self.close_after_flush = true;
-                        }
-                    }
+                    self.pending_auth.push(req);
                 }
                 Event::Metadata { stream_id, value } => {
                     debug!(stream_id, ?value, "metadata");
@@ -230,6 +252,9 @@ impl Connection {
                         .position(|p| p.stream_id == stream_id)
                     {
                         let p = self.publishing.swap_remove(i);
+                        if self.publishing.is_empty() {
+                            self.ingest.registry.metrics().publisher_stopped();
+                        }
                         info!(?reason, "unpublished");
                         let graceful = reason != UnpublishReason::ConnectionClosed;
                         self.ingest
@@ -240,6 +265,55 @@ impl Connection {
             }
         }
         result
+    }
+
+    /// Authorize, then claim the key (one publisher per key).
+    async fn decide_publish(&mut self, req: PublishRequest) -> Result<(), SessionError> {
+        let auth = self
+            .ingest
+            .authorizer
+            .authorize(&req.app, &req.key, req.query.as_deref(), self.peer)
+            .await;
+        if let Err(refusal) = auth {
+            // Never the query itself: it holds the publisher's secret.
+            warn!(reason = %refusal, "publish refused");
+            let code = match refusal {
+                Refusal::UnknownApp(_) => "NetStream.Publish.BadName",
+                _ => "NetStream.Publish.Unauthorized",
+            };
+            self.close_after_flush = true;
+            return self
+                .session
+                .reject_publish(req.stream_id, code, &refusal.to_string());
+        }
+        match self
+            .ingest
+            .registry
+            .claim(&req.app, &req.key, self.peer, self.ingest.max_streams)
+        {
+            Ok((stream, generation)) => {
+                info!(app = %req.app, key = %req.key, publish_type = %req.publish_type, "publishing");
+                if self.publishing.is_empty() {
+                    self.ingest.registry.metrics().publisher_started();
+                }
+                self.publishing.push(Publishing {
+                    stream_id: req.stream_id,
+                    stream,
+                    generation,
+                });
+                self.session.accept_publish(req.stream_id)
+            }
+            Err(e) => {
+                warn!(error = %e, "publish rejected");
+                let code = match e {
+                    ClaimError::AlreadyLive { .. } => "NetStream.Publish.BadName",
+                    ClaimError::TooManyStreams(_) => "NetStream.Publish.Rejected",
+                };
+                self.close_after_flush = true;
+                self.session
+                    .reject_publish(req.stream_id, code, &e.to_string())
+            }
+        }
     }
 
     async fn write_capture(&mut self) {

@@ -1,8 +1,10 @@
 //! Weir: RTMP in, CMAF segments out over HLS and DASH.
 
+mod auth;
 mod config;
 mod http;
 mod ingest;
+mod metrics;
 mod output;
 mod packaging;
 mod registry;
@@ -12,16 +14,26 @@ mod web;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
-use clap::Parser;
+use std::time::{Duration, Instant};
+
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Cli;
+use crate::config::{Config, LogFormat};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    init_tracing(&cli.log_format);
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("weir: invalid configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Some((stream, ttl)) = &config.print_play_token {
+        return print_play_token(&config, stream, *ttl);
+    }
+    init_tracing(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,7 +44,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("weir: {e}");
@@ -41,25 +53,44 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_tracing(format: &str) {
+/// `--print-play-token APP/KEY`: a token for the stream's play URLs.
+fn print_play_token(config: &Config, stream: &str, ttl: Duration) -> std::process::ExitCode {
+    let Some(secret) = &config.play_secret else {
+        eprintln!("weir: --print-play-token needs play_secret to be configured");
+        return std::process::ExitCode::from(2);
+    };
+    let Some((app, key)) = stream.split_once('/') else {
+        eprintln!("weir: --print-play-token takes APP/KEY, e.g. live/cam1");
+        return std::process::ExitCode::from(2);
+    };
+    let expiry = std::time::SystemTime::now() + ttl;
+    println!("{}", auth::PlayTokens::new(secret).sign(app, key, expiry));
+    std::process::ExitCode::SUCCESS
+}
+
+fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Config) -> Result<(), String> {
     let timeline = weir_flv::timeline::TimelineConfig {
         max_jump_ms: cli.max_timestamp_jump_ms,
     };
-    let registry =
-        registry::Registry::new(cli.grace(), cli.ended_retention(), timeline, cli.packager());
+    let registry = registry::Registry::new(
+        cli.grace_period,
+        cli.ended_retention,
+        timeline,
+        cli.packager(),
+    );
     let rtmp = TcpListener::bind(cli.rtmp_listen)
         .await
         .map_err(|e| format!("cannot listen for RTMP on {}: {e}", cli.rtmp_listen))?;
@@ -75,17 +106,55 @@ async fn run(cli: Cli) -> Result<(), String> {
     drop(out);
     info!(%rtmp_addr, %http_addr, "weir listening");
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ingest = Arc::new(ingest::Ingest {
         registry: registry.clone(),
         limits: cli.limits(),
         capture_dir: cli.capture_dir.clone(),
+        authorizer: auth::PublishAuthorizer::new(cli.apps.clone(), cli.publish_auth.clone()),
+        max_streams: cli.max_streams,
+        shutdown: stop_rx.clone(),
     });
-    tokio::spawn(ingest::serve(rtmp, ingest));
-    let app = http::router(http::AppState { registry });
-    tokio::select! {
-        r = axum::serve(http, app) => r.map_err(|e| format!("HTTP server failed: {e}")),
-        _ = shutdown_signal() => {
-            info!("shutting down");
+    let rtmp_task = tokio::spawn(ingest::serve(rtmp, ingest));
+    let app = http::router(http::AppState {
+        registry: registry.clone(),
+        play_tokens: cli.play_secret.as_deref().map(auth::PlayTokens::new),
+        cors_origins: cli.cors_origins.clone(),
+    });
+    let (http_stop_tx, mut http_stop) = tokio::sync::watch::channel(false);
+    let server = axum::serve(http, app).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown_signal().await;
+    // Graceful shutdown: no new publishers; every publisher is asked to
+    // reconnect (ERTMP-08) and its stream ended (ENDLIST, DASH end of live);
+    // HTTP keeps answering briefly so players and caches see the ends, then
+    // stops accepting and drains within the timeout.
+    info!("shutting down");
+    let deadline = Instant::now() + cli.shutdown_timeout;
+    rtmp_task.abort();
+    let _ = stop_tx.send(true);
+    let ends = registry.end_all();
+    let linger = Duration::from_secs(1).min(cli.shutdown_timeout);
+    let drained = tokio::time::timeout_at(deadline.into(), async {
+        ends.await;
+        tokio::time::sleep(linger).await;
+    })
+    .await;
+    if drained.is_err() {
+        warn!("streams did not all end within the shutdown timeout");
+    }
+    // Only now stop accepting HTTP; the server ends after its in-flight
+    // requests.
+    let _ = http_stop_tx.send(true);
+    match tokio::time::timeout_at(deadline.into(), server).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("HTTP server failed: {e}")),
+        Ok(Err(e)) => Err(format!("HTTP server task failed: {e}")),
+        Err(_) => {
+            warn!("HTTP requests still in flight at the shutdown timeout; exiting");
             Ok(())
         }
     }

@@ -30,6 +30,27 @@ pub struct Playlist {
     pub etag: String,
 }
 
+impl Playlist {
+    fn new(text: String) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        let etag = format!("\"{:016x}\"", h.finish());
+        let gzip = gzip(text.as_bytes());
+        Playlist {
+            text: Bytes::from(text),
+            gzip,
+            etag,
+        }
+    }
+
+    /// The same manifest with other text (a viewer's tokenized copy): its
+    /// own ETag and gzip form.
+    pub fn with_text(&self, text: String) -> Self {
+        Playlist::new(text)
+    }
+}
+
 fn gzip(text: &[u8]) -> Option<Bytes> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -77,20 +98,9 @@ impl Output {
     }
 
     pub fn set_playlist(&self, name: &str, text: String) {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        text.hash(&mut h);
-        let etag = format!("\"{:016x}\"", h.finish());
-        let gzip = gzip(text.as_bytes());
+        let playlist = Playlist::new(text);
         let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
-        p.insert(
-            name.to_owned(),
-            Playlist {
-                text: Bytes::from(text),
-                gzip,
-                etag,
-            },
-        );
+        p.insert(name.to_owned(), playlist);
     }
 
     pub fn playlist(&self, name: &str) -> Option<Playlist> {

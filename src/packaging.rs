@@ -16,6 +16,7 @@ use weir_packager::hls::{write_media, write_multivariant};
 use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
 
+use crate::metrics::Metrics;
 use crate::output::Output;
 
 /// File name of the DASH manifest inside the stream directory.
@@ -27,10 +28,11 @@ pub struct Packaging {
     output: Arc<Output>,
     /// TARGETDURATION once the playlists are published.
     target: Option<u32>,
+    metrics: Arc<Metrics>,
 }
 
 impl Packaging {
-    pub fn new(config: PackagerConfig, output: Arc<Output>) -> Self {
+    pub fn new(config: PackagerConfig, output: Arc<Output>, metrics: Arc<Metrics>) -> Self {
         let mpd = MpdSettings {
             window: config.window,
             // Relative to `/APP/KEY/index.mpd`, so a path prefix or a CDN in
@@ -43,14 +45,22 @@ impl Packaging {
             mpd,
             output,
             target: None,
+            metrics,
         }
     }
 
     pub fn push(&mut self, event: &DemuxEvent) {
+        // weir_segment_publish_delay_seconds: from this push (the frame that
+        // completes a segment) to the playlists listing the segment.
+        let started = Instant::now();
+        if let DemuxEvent::Frame(f) = event {
+            self.metrics.frame(f.track);
+        }
         if let Err(e) = self.packager.push(event, SystemTime::now()) {
             warn!(error = %e, "packaging failed for a frame");
         }
-        self.publish();
+        let listed = self.publish();
+        self.metrics.segments_listed(listed, started.elapsed());
     }
 
     /// The publisher came back within the grace period (HLS-LIVE-08).
@@ -66,9 +76,11 @@ impl Packaging {
         self.publish();
     }
 
-    /// Store new files, retire old ones and refresh the playlists.
-    fn publish(&mut self) {
+    /// Store new files, retire old ones and refresh the playlists. Returns
+    /// the number of new media segments the playlists now list.
+    fn publish(&mut self) -> usize {
         let mut changed = self.packager.is_ended();
+        let mut segments = 0;
         let now = Instant::now();
         while let Some(ev) = self.packager.poll_event() {
             changed = true;
@@ -77,6 +89,8 @@ impl Packaging {
                     self.output.put(uri, bytes, content_type(track));
                 }
                 PackagerEvent::Segment { track, info, bytes } => {
+                    segments += 1;
+                    self.metrics.segment(track);
                     self.output.put(info.uri, bytes, content_type(track));
                 }
                 PackagerEvent::Removed { uri, .. } => {
@@ -89,10 +103,10 @@ impl Packaging {
             }
         }
         if !changed {
-            return;
+            return 0;
         }
         let Some(target) = self.packager.target_duration() else {
-            return;
+            return 0;
         };
         self.target = Some(target);
         let ended = self.packager.is_ended();
@@ -125,6 +139,7 @@ impl Packaging {
                 Err(e) => warn!(error = %e, "MPD not written"),
             }
         }
+        segments
     }
 
     fn availability(&self) -> Duration {

@@ -11,12 +11,15 @@ use weir_flv::Demuxer;
 
 use weir_packager::stream::PackagerConfig;
 
+use crate::metrics::Metrics;
 use crate::stream::{Status, Stream};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimError {
     #[error("{app}/{key} is already being published")]
     AlreadyLive { app: String, key: String },
+    #[error("the server already carries its maximum of {0} streams")]
+    TooManyStreams(usize),
 }
 
 pub struct Registry {
@@ -28,6 +31,8 @@ pub struct Registry {
     availability: Duration,
     timeline: TimelineConfig,
     packager: PackagerConfig,
+    /// Prometheus metrics of the whole server (`GET /metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Registry {
@@ -46,7 +51,12 @@ impl Registry {
             availability,
             timeline,
             packager,
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Stream>>> {
@@ -61,9 +71,14 @@ impl Registry {
         app: &str,
         key: &str,
         publisher: SocketAddr,
+        max_streams: usize,
     ) -> Result<(Arc<Stream>, u64), ClaimError> {
         let mut map = self.map();
         let id = (app.to_owned(), key.to_owned());
+        let resumable = map.get(&id).is_some_and(|s| !s.is_finished());
+        if !resumable && map.len() >= max_streams {
+            return Err(ClaimError::TooManyStreams(max_streams));
+        }
         if let Some(existing) = map.get(&id).filter(|s| !s.is_finished()) {
             if existing.status() == Status::Live {
                 return Err(ClaimError::AlreadyLive {
@@ -84,6 +99,7 @@ impl Registry {
             publisher,
             Demuxer::new(self.timeline.clone()),
             self.packager.clone(),
+            self.metrics.clone(),
         ));
         map.insert(id, stream.clone());
         stream.started();
@@ -132,6 +148,24 @@ impl Registry {
                         f.remove(&id);
                     }
                 });
+            }
+        }
+    }
+
+    /// Shutdown: once every publisher has left (they were asked to), end
+    /// every stream for good (ENDLIST, DASH end of live).
+    pub fn end_all(self: &Arc<Self>) -> impl std::future::Future<Output = ()> {
+        let registry = self.clone();
+        async move {
+            for _ in 0..250 {
+                if registry.map().values().all(|s| s.status() != Status::Live) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let streams: Vec<Arc<Stream>> = registry.map().values().cloned().collect();
+            for s in streams {
+                s.finish();
             }
         }
     }

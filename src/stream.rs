@@ -15,6 +15,7 @@ use weir_rtmp::MediaKind;
 
 use weir_packager::stream::PackagerConfig;
 
+use crate::metrics::Metrics;
 use crate::output::Output;
 use crate::packaging::Packaging;
 
@@ -147,13 +148,14 @@ impl Stream {
         publisher: SocketAddr,
         demuxer: Demuxer,
         packager: PackagerConfig,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let output = Arc::new(Output::default());
         Stream {
             app,
             key,
-            packaging: Mutex::new(Packaging::new(packager, output.clone())),
+            packaging: Mutex::new(Packaging::new(packager, output.clone(), metrics)),
             output,
             finished: AtomicBool::new(false),
             state: Mutex::new(State {
@@ -415,6 +417,7 @@ mod tests {
             "127.0.0.1:1".parse().unwrap(),
             Demuxer::default(),
             PackagerConfig::default(),
+            Arc::new(Metrics::new()),
         )
     }
 

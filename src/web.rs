@@ -192,7 +192,14 @@ mod tests {
             req = req.header(*k, *v);
         }
         let req = req.body(Body::empty()).unwrap();
-        router(AppState { registry }).oneshot(req).await.unwrap()
+        router(AppState {
+            registry,
+            play_tokens: None,
+            cors_origins: vec!["*".into()],
+        })
+        .oneshot(req)
+        .await
+        .unwrap()
     }
 
     fn header(resp: &Response, name: header::HeaderName) -> &str {

@@ -317,6 +317,20 @@ impl Weir {
         self.child.id()
     }
 
+    /// Sends `signal` (e.g. "TERM") to the process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {}", self.pid());
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        poll_until(timeout, || self.child.try_wait().ok().flatten())
+    }
+
     /// Asserts the process is alive and has not logged a panic.
     pub fn assert_healthy(&mut self) {
         assert!(

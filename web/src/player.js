@@ -45,9 +45,13 @@
   const app = decode(rawApp);
   const key = decode(rawKey);
   const base = location.origin + '/' + rawApp + '/' + rawKey + '/';
-  const manifest = { hls: base + 'index.m3u8', dash: base + 'index.mpd' };
-
   const params = new URLSearchParams(location.search);
+  // Signed play URLs: the page's ?token= goes on the manifests, and Weir
+  // carries it into every URI they list.
+  const token = params.get('token');
+  const signed = token ? '?token=' + encodeURIComponent(token) : '';
+  const manifest = { hls: base + 'index.m3u8' + signed, dash: base + 'index.mpd' + signed };
+
   let protocol = params.get('protocol') === 'dash' ? 'dash' : 'hls';
   const forceShaka = params.get('engine') === 'shaka';
 
