@@ -48,7 +48,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use weir_flv::{DemuxEvent, Demuxer, TrackKind};
 use weir_packager::hls::{write_media, write_multivariant};
-use weir_packager::playlists::{media_playlist, multivariant};
+use weir_packager::playlists::{media_playlist, multivariant, LowLatency};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
 use weir_rtmp::{Event, MediaKind, Session, SessionConfig};
 
@@ -234,6 +234,9 @@ fn drain(p: &mut StreamPackager, out: &mut Out) -> bool {
                 out.segment_bytes += bytes.len();
                 black_box(bytes);
             }
+            PackagerEvent::Part { bytes, .. } => {
+                black_box(bytes);
+            }
             PackagerEvent::Removed { uri, .. } => {
                 out.removed += 1;
                 black_box(uri);
@@ -251,8 +254,15 @@ fn playlists(p: &mut StreamPackager, out: &mut Out) {
     let ended = p.is_ended();
     let video = p.track(TrackKind::Video);
     let audio = p.track(TrackKind::Audio);
-    for view in [video.as_ref(), audio.as_ref()].into_iter().flatten() {
-        if let Ok(text) = write_media(&media_playlist(view, target, ended)) {
+    let ll = p.config().low_latency.then(|| LowLatency {
+        part_target: p.config().part_target,
+    });
+    for (view, other) in [
+        (video.as_ref(), audio.as_ref()),
+        (audio.as_ref(), video.as_ref()),
+    ] {
+        let Some(view) = view else { continue };
+        if let Ok(text) = write_media(&media_playlist(view, target, ended, ll, other)) {
             out.playlist_bytes += text.len();
             black_box(text);
         }

@@ -78,6 +78,11 @@ pub struct Cli {
     #[arg(long, env = "WEIR_PART_DURATION", value_name = "SECS")]
     pub part_duration: Option<f64>,
 
+    /// Low-latency HLS: parts, preload hints, blocking reloads, delta
+    /// updates (true or false) [default: true].
+    #[arg(long, env = "WEIR_LOW_LATENCY", value_name = "BOOL")]
+    pub low_latency: Option<bool>,
+
     /// Segments listed in each live playlist and the MPD [default: 6].
     #[arg(long, env = "WEIR_PLAYLIST_WINDOW", value_name = "N")]
     pub playlist_window: Option<usize>,
@@ -159,6 +164,7 @@ struct FileConfig {
     max_timestamp_jump_ms: Option<u64>,
     segment_duration: Option<f64>,
     part_duration: Option<f64>,
+    low_latency: Option<bool>,
     playlist_window: Option<usize>,
     dash_drift_threshold_ms: Option<u64>,
     apps: Option<Vec<String>>,
@@ -203,6 +209,7 @@ pub struct Config {
     pub max_timestamp_jump_ms: u64,
     pub segment_duration: Duration,
     pub part_duration: Duration,
+    pub low_latency: bool,
     pub playlist_window: usize,
     pub dash_drift_threshold: Duration,
     /// Empty: any app.
@@ -418,6 +425,7 @@ impl Config {
             )?,
             segment_duration,
             part_duration,
+            low_latency: pick(cli.low_latency, f.low_latency, true).value,
             playlist_window: at_least(
                 "playlist_window",
                 pick(cli.playlist_window, f.playlist_window, 6),
@@ -475,6 +483,7 @@ impl Config {
             part_target: self.part_duration,
             window: self.playlist_window,
             drift_threshold: self.dash_drift_threshold,
+            low_latency: self.low_latency,
         }
     }
 

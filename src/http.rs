@@ -17,6 +17,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 
 use crate::auth::{query_param, tokenize_mpd, tokenize_playlist, PlayTokens};
+use crate::output::{Output, Playlist};
 use crate::registry::Registry;
 use crate::stream::StreamInfo;
 
@@ -156,8 +157,34 @@ async fn stream_file(
         None
     };
     if let Some(content_type) = manifest_type {
-        let Some(mut p) = stream.output.playlist(&file) else {
-            return not_found();
+        let blocking = match BlockingReload::parse(query.as_deref()) {
+            Ok(b) => b,
+            Err(why) => return bad_request(why),
+        };
+        let name = match (&blocking, file.as_str()) {
+            (Some(b), "video.m3u8") if b.skip => "video.m3u8?skip",
+            (Some(b), "audio.m3u8") if b.skip => "audio.m3u8?skip",
+            _ => file.as_str(),
+        };
+        let found = match &blocking {
+            Some(b) if b.msn.is_some() => b.wait(&stream.output, &file).await,
+            _ => Ok(stream.output.playlist(&file)),
+        };
+        let p = match found {
+            Ok(p) => p,
+            Err(status) => return blocking_error(status),
+        };
+        // A delta update only where one applies; else the full playlist.
+        let mut p = match (name != file, p) {
+            (true, _) => match stream.output.playlist(name) {
+                Some(skip) => skip,
+                None => match stream.output.playlist(&file) {
+                    Some(p) => p,
+                    None => return not_found(),
+                },
+            },
+            (false, Some(p)) => p,
+            (false, None) => return not_found(),
         };
         // The viewer's token carries over to every URI the manifest lists.
         if let (Some(token), Some(_)) = (token, &state.play_tokens) {
@@ -208,8 +235,14 @@ async fn stream_file(
         }
         return resp;
     }
-    let Some(f) = stream.output.get(&file, Instant::now()) else {
-        return not_found();
+    let f = match stream.output.get(&file, Instant::now()) {
+        Some(f) => f,
+        // A preload-hinted part (LLHLS-04) is held until it is complete,
+        // then sent whole.
+        None => match wait_for_part(&stream.output, &file).await {
+            Some(f) => f,
+            None => return not_found(),
+        },
     };
     let len = f.bytes.len();
     let base = [
@@ -246,6 +279,159 @@ async fn stream_file(
             resp
         }
     }
+}
+
+/// `_HLS_msn` / `_HLS_part` / `_HLS_skip` of a media playlist request
+/// (LLHLS-07, LLHLS-09).
+#[derive(Debug, PartialEq, Eq)]
+struct BlockingReload {
+    msn: Option<u64>,
+    part: Option<u64>,
+    skip: bool,
+}
+
+impl BlockingReload {
+    fn parse(query: Option<&str>) -> Result<Option<BlockingReload>, &'static str> {
+        let Some(q) = query else { return Ok(None) };
+        let number = |name: &str| -> Result<Option<u64>, &'static str> {
+            match query_param(q, name) {
+                None => Ok(None),
+                Some(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| "_HLS_msn and _HLS_part must be whole numbers"),
+            }
+        };
+        let msn = number("_HLS_msn")?;
+        let part = number("_HLS_part")?;
+        let skip = match query_param(q, "_HLS_skip") {
+            None => false,
+            Some("YES") | Some("v2") => true,
+            Some(_) => return Err("_HLS_skip must be YES or v2"),
+        };
+        if part.is_some() && msn.is_none() {
+            return Err("_HLS_part needs _HLS_msn");
+        }
+        if msn.is_none() && !skip {
+            return Ok(None);
+        }
+        Ok(Some(BlockingReload { msn, part, skip }))
+    }
+
+    /// Holds the request until the playlist has the asked segment or part
+    /// (answered as soon as it is made), 503 after three target durations.
+    /// Every waiter of a stream wakes on the stream's one change
+    /// notification, and checks its deadline on the shared one-second
+    /// clock: no timer or poll per request.
+    async fn wait(&self, output: &Output, name: &str) -> Result<Option<Playlist>, StatusCode> {
+        let Some(msn) = self.msn else {
+            return Ok(output.playlist(name));
+        };
+        let mut changed = output.subscribe();
+        let mut tick = ticker();
+        let started = Instant::now();
+        loop {
+            let Some(p) = output.playlist(name) else {
+                return Ok(None);
+            };
+            let Some(pos) = p.position else {
+                // Not a low-latency playlist: answer it as it is.
+                return Ok(Some(p));
+            };
+            // More than two segments ahead of the live edge (LLHLS-07).
+            if msn > pos.open_segment.saturating_add(1) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            if pos.has(msn, self.part) {
+                return Ok(Some(p));
+            }
+            let limit = std::time::Duration::from_secs(3 * u64::from(pos.target.max(1)));
+            if started.elapsed() >= limit {
+                return Err(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { return Ok(output.playlist(name)) },
+                _ = tick.changed() => {}
+            }
+        }
+    }
+}
+
+/// `video/part-12.3.m4s` → (12, 3).
+fn part_number(file: &str) -> Option<(u64, u64)> {
+    let name = file.rsplit('/').next()?;
+    let (msn, index) = name
+        .strip_prefix("part-")?
+        .strip_suffix(".m4s")?
+        .split_once('.')?;
+    Some((msn.parse().ok()?, index.parse().ok()?))
+}
+
+/// A part that is not made yet but is the next one (or the one after) of
+/// its track: wait for it, bounded by three target durations.
+async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::StoredFile> {
+    let (msn, index) = part_number(file)?;
+    let playlist = if file.starts_with("video/") {
+        "video.m3u8"
+    } else {
+        "audio.m3u8"
+    };
+    let mut changed = output.subscribe();
+    let mut tick = ticker();
+    let started = Instant::now();
+    loop {
+        if let Some(f) = output.get(file, Instant::now()) {
+            return Some(f);
+        }
+        let pos = output.playlist(playlist)?.position?;
+        // Only the hinted part or the first of the next segment.
+        let near = (msn == pos.open_segment && index <= pos.open_parts)
+            || (msn == pos.open_segment + 1 && index == 0);
+        let limit = std::time::Duration::from_secs(3 * u64::from(pos.target.max(1)));
+        if pos.ended || !near || started.elapsed() >= limit {
+            return None;
+        }
+        tokio::select! {
+            r = changed.changed() => if r.is_err() { return None },
+            _ = tick.changed() => {}
+        }
+    }
+}
+
+/// One shared clock for every blocked request's deadline.
+fn ticker() -> tokio::sync::watch::Receiver<()> {
+    static TICK: std::sync::OnceLock<tokio::sync::watch::Sender<()>> = std::sync::OnceLock::new();
+    TICK.get_or_init(|| {
+        let (tx, _) = tokio::sync::watch::channel(());
+        let sender = tx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                every.tick().await;
+                sender.send_replace(());
+            }
+        });
+        tx
+    })
+    .subscribe()
+}
+
+fn bad_request(why: &'static str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CACHE_CONTROL, MISSING_CACHE)],
+        why,
+    )
+        .into_response()
+}
+
+fn blocking_error(status: StatusCode) -> Response {
+    let why = if status == StatusCode::BAD_REQUEST {
+        "_HLS_msn is more than two segments ahead of the playlist"
+    } else {
+        "the requested segment or part did not appear in time"
+    };
+    (status, [(header::CACHE_CONTROL, MISSING_CACHE)], why).into_response()
 }
 
 fn not_found() -> Response {

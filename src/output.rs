@@ -15,10 +15,48 @@ pub struct StoredFile {
     pub content_type: &'static str,
 }
 
-#[derive(Default)]
 pub struct Output {
     files: RwLock<HashMap<String, Entry>>,
     playlists: RwLock<HashMap<String, Playlist>>,
+    /// Bumped on every new file or playlist: blocked requests (LL-HLS
+    /// `_HLS_msn`, preload-hinted parts) all wait on this one notification.
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            files: RwLock::default(),
+            playlists: RwLock::default(),
+            changed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+/// What a live media playlist contains, for blocking reloads (LLHLS-07).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Media sequence number of the last complete segment listed.
+    pub last_segment: Option<u64>,
+    /// The segment in progress and how many of its parts are listed.
+    pub open_segment: u64,
+    pub open_parts: u64,
+    pub ended: bool,
+    /// TARGETDURATION, seconds.
+    pub target: u32,
+}
+
+impl Position {
+    /// The playlist holds segment `msn` (complete), or part `part` of it.
+    pub fn has(&self, msn: u64, part: Option<u64>) -> bool {
+        if self.ended || self.last_segment.is_some_and(|s| s >= msn) {
+            return true;
+        }
+        match part {
+            Some(p) => msn == self.open_segment && p < self.open_parts,
+            None => false,
+        }
+    }
 }
 
 /// A playlist snapshot, its gzip form (compressed once, not per request) and
@@ -28,6 +66,8 @@ pub struct Playlist {
     pub text: Bytes,
     pub gzip: Option<Bytes>,
     pub etag: String,
+    /// Live media playlists with parts: what they list.
+    pub position: Option<Position>,
 }
 
 impl Playlist {
@@ -41,13 +81,17 @@ impl Playlist {
             text: Bytes::from(text),
             gzip,
             etag,
+            position: None,
         }
     }
 
     /// The same manifest with other text (a viewer's tokenized copy): its
     /// own ETag and gzip form.
     pub fn with_text(&self, text: String) -> Self {
-        Playlist::new(text)
+        Playlist {
+            position: self.position,
+            ..Playlist::new(text)
+        }
     }
 }
 
@@ -78,6 +122,13 @@ impl Output {
                 expires: None,
             },
         );
+        drop(files);
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A receiver that wakes on every new file or playlist.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// Keep `uri` for `keep` more, then drop it; also drops anything already expired.
@@ -98,9 +149,25 @@ impl Output {
     }
 
     pub fn set_playlist(&self, name: &str, text: String) {
-        let playlist = Playlist::new(text);
+        self.set_media_playlist(name, text, None);
+    }
+
+    /// A playlist and, for a low-latency media playlist, what it lists.
+    pub fn set_media_playlist(&self, name: &str, text: String, position: Option<Position>) {
+        let playlist = Playlist {
+            position,
+            ..Playlist::new(text)
+        };
         let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
         p.insert(name.to_owned(), playlist);
+        drop(p);
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Drops a playlist (a delta update that no longer applies).
+    pub fn remove_playlist(&self, name: &str) {
+        let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
+        p.remove(name);
     }
 
     pub fn playlist(&self, name: &str) -> Option<Playlist> {

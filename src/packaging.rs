@@ -13,11 +13,11 @@ use tracing::warn;
 use weir_flv::{DemuxEvent, TrackKind};
 use weir_packager::dash::{live_mpd, write_mpd, LiveState, MpdSettings};
 use weir_packager::hls::{write_media, write_multivariant};
-use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant};
+use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant, LowLatency};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
 
 use crate::metrics::Metrics;
-use crate::output::Output;
+use crate::output::{Output, Position};
 
 /// File name of the DASH manifest inside the stream directory.
 pub const MPD_NAME: &str = "index.mpd";
@@ -80,24 +80,37 @@ impl Packaging {
     /// the number of new media segments the playlists now list.
     fn publish(&mut self) -> usize {
         let mut changed = self.packager.is_ended();
+        // The MPD lists whole segments: parts alone leave it (and its
+        // publishTime) as it was.
+        let mut mpd_changed = changed;
         let mut segments = 0;
         let now = Instant::now();
         while let Some(ev) = self.packager.poll_event() {
             changed = true;
             match ev {
                 PackagerEvent::Init { track, uri, bytes } => {
+                    mpd_changed = true;
                     self.output.put(uri, bytes, content_type(track));
                 }
                 PackagerEvent::Segment { track, info, bytes } => {
                     segments += 1;
+                    mpd_changed = true;
                     self.metrics.segment(track);
                     self.output.put(info.uri, bytes, content_type(track));
                 }
-                PackagerEvent::Removed { uri, .. } => {
+                PackagerEvent::Part { track, info, bytes } => {
+                    self.output.put(info.uri, bytes, content_type(track));
+                }
+                PackagerEvent::Removed { uri, parts, .. } => {
+                    mpd_changed = true;
                     // HLS-LIVE-04: available until first listed + its duration
                     // + the playlist's duration. It was listed for about a
                     // playlist's duration, so one more segment (two target
-                    // durations covers the longest) is left.
+                    // durations covers the longest) is left. Its parts
+                    // (LLHLS-06: listed only near the live edge) go with it.
+                    for part in parts {
+                        self.output.retire(&part, now, self.availability());
+                    }
                     self.output.retire(&uri, now, self.availability());
                 }
             }
@@ -112,12 +125,38 @@ impl Packaging {
         let ended = self.packager.is_ended();
         let video = self.packager.track(TrackKind::Video);
         let audio = self.packager.track(TrackKind::Audio);
-        for view in [video.as_ref(), audio.as_ref()].into_iter().flatten() {
-            match write_media(&media_playlist(view, target, ended)) {
-                Ok(text) => self
-                    .output
-                    .set_playlist(media_playlist_name(view.kind), text),
+        let low_latency = self.packager.config().low_latency.then(|| LowLatency {
+            part_target: self.packager.config().part_target,
+        });
+        for (view, other) in [
+            (video.as_ref(), audio.as_ref()),
+            (audio.as_ref(), video.as_ref()),
+        ] {
+            let Some(view) = view else { continue };
+            let name = media_playlist_name(view.kind);
+            let mut playlist = media_playlist(view, target, ended, low_latency, other);
+            let position = low_latency.map(|_| Position {
+                last_segment: view.segments.last().map(|s| s.number),
+                open_segment: view.media_sequence + view.segments.len() as u64,
+                open_parts: view.open.as_ref().map_or(0, |o| o.parts.len() as u64),
+                ended,
+                target,
+            });
+            match write_media(&playlist) {
+                Ok(text) => self.output.set_media_playlist(name, text, position),
                 Err(e) => warn!(error = %e, "media playlist not written"),
+            }
+            // The delta update for `_HLS_skip=YES` (LLHLS-09).
+            let skip_name = skip_playlist_name(view.kind);
+            let skippable = playlist.max_skippable_segments();
+            if low_latency.is_some() && skippable > 0 {
+                playlist.skip = Some(skippable);
+                match write_media(&playlist) {
+                    Ok(text) => self.output.set_media_playlist(skip_name, text, position),
+                    Err(e) => warn!(error = %e, "delta playlist not written"),
+                }
+            } else {
+                self.output.remove_playlist(skip_name);
             }
         }
         match write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
@@ -133,6 +172,9 @@ impl Packaging {
             ended,
             now: SystemTime::now(),
         };
+        if !mpd_changed && self.output.playlist(MPD_NAME).is_some() {
+            return segments;
+        }
         if let Some(mpd) = live_mpd(&state, &self.mpd) {
             match write_mpd(&mpd) {
                 Ok(text) => self.output.set_playlist(MPD_NAME, text),
@@ -145,6 +187,14 @@ impl Packaging {
     fn availability(&self) -> Duration {
         let target = self.target.map_or(2, u64::from);
         Duration::from_secs(2 * target)
+    }
+}
+
+/// Where the `_HLS_skip=YES` form of a media playlist is kept.
+pub fn skip_playlist_name(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video.m3u8?skip",
+        TrackKind::Audio => "audio.m3u8?skip",
     }
 }
 

@@ -4,10 +4,48 @@ use std::num::NonZeroU32;
 
 use weir_flv::TrackKind;
 
+use std::time::Duration;
+
 use crate::hls::{
-    AudioRendition, MapRef, MediaDuration, MediaPlaylist, Multivariant, Segment, VideoVariant,
+    AudioRendition, MapRef, MediaDuration, MediaPlaylist, Multivariant, Part, PartialSegment,
+    PreloadHint, PreloadHintKind, RenditionReport, Segment, ServerControl, VideoVariant,
 };
-use crate::stream::TrackView;
+use crate::stream::{PartInfo, TrackView};
+
+/// Low-latency HLS settings (LLHLS-01…11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowLatency {
+    /// PART-TARGET: the longest part.
+    pub part_target: Duration,
+}
+
+fn part(p: &PartInfo) -> Part {
+    Part {
+        uri: p.uri.clone(),
+        duration: MediaDuration::new(
+            p.duration,
+            NonZeroU32::new(p.timescale).unwrap_or(NonZeroU32::MIN),
+        ),
+        independent: p.independent,
+    }
+}
+
+fn millis(d: Duration) -> MediaDuration {
+    MediaDuration::new(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+        NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+    )
+}
+
+/// LAST-MSN / LAST-PART of a track, for the other rendition's report.
+fn last_part(view: &TrackView) -> Option<(u64, Option<u64>)> {
+    if let Some(open) = &view.open {
+        let last = open.parts.last().map(|p| u64::from(p.index));
+        return Some((open.number, last));
+    }
+    let s = view.segments.last()?;
+    Some((s.number, s.parts.last().map(|p| u64::from(p.index))))
+}
 
 /// File name of a track's media playlist inside the stream directory.
 pub fn media_playlist_name(kind: TrackKind) -> &'static str {
@@ -17,8 +55,77 @@ pub fn media_playlist_name(kind: TrackKind) -> &'static str {
     }
 }
 
-/// The media playlist of one track.
-pub fn media_playlist(view: &TrackView, target_duration: u32, ended: bool) -> MediaPlaylist {
+/// The media playlist of one track; with `low_latency`, its parts, the
+/// server controls, a preload hint and a report on `other` (LLHLS-01…05).
+pub fn media_playlist(
+    view: &TrackView,
+    target_duration: u32,
+    ended: bool,
+    low_latency: Option<LowLatency>,
+    other: Option<&TrackView>,
+) -> MediaPlaylist {
+    let mut playlist = plain_media_playlist(view, target_duration, ended);
+    let Some(ll) = low_latency else {
+        return playlist;
+    };
+    let target = Duration::from_secs(u64::from(target_duration.max(1)));
+    // Parts are listed for the last three target durations (LLHLS-06).
+    let mut recent = Duration::ZERO;
+    for (segment, info) in playlist.segments.iter_mut().zip(&view.segments).rev() {
+        if recent >= target * 3 {
+            break;
+        }
+        recent += segment.duration.to_std();
+        segment.parts = info.parts.iter().map(part).collect();
+    }
+    playlist.part_target = Some(millis(ll.part_target));
+    playlist.server_control = Some(ServerControl {
+        can_block_reload: true,
+        can_skip_until: Some(millis(target * 6)),
+        hold_back: None,
+        part_hold_back: Some(millis(ll.part_target * 3)),
+    });
+    if !ended {
+        let next_number = view.media_sequence + view.segments.len() as u64;
+        let (number, next_index) = match &view.open {
+            Some(open) => {
+                playlist.partial_segment = Some(PartialSegment {
+                    map: MapRef {
+                        uri: open.init_uri.clone(),
+                    },
+                    discontinuity: open.discontinuity,
+                    program_date_time: Some(open.program_date_time),
+                    parts: open.parts.iter().map(part).collect(),
+                });
+                (open.number, open.parts.len())
+            }
+            None => (next_number, 0),
+        };
+        playlist.preload_hint = Some(PreloadHint {
+            kind: PreloadHintKind::Part,
+            uri: format!("{}/part-{number}.{next_index}.m4s", track_dir(view.kind)),
+        });
+    }
+    if let Some((last_msn, last_part)) = other.and_then(last_part) {
+        if let Some(o) = other {
+            playlist.rendition_reports.push(RenditionReport {
+                uri: media_playlist_name(o.kind).to_owned(),
+                last_msn,
+                last_part,
+            });
+        }
+    }
+    playlist
+}
+
+fn track_dir(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video",
+        TrackKind::Audio => "audio",
+    }
+}
+
+fn plain_media_playlist(view: &TrackView, target_duration: u32, ended: bool) -> MediaPlaylist {
     let segments = view
         .segments
         .iter()

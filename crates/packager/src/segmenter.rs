@@ -43,6 +43,8 @@ pub struct Chunk {
     pub samples: Vec<Sample>,
     /// Starts with a sync sample (INDEPENDENT=YES for a part).
     pub independent: bool,
+    /// Its segment follows a discontinuity.
+    pub discontinuity: bool,
 }
 
 impl Chunk {
@@ -276,6 +278,7 @@ impl TrackSegmenter {
             base_decode_time: base,
             samples,
             independent,
+            discontinuity: self.segment_discontinuity,
         }));
         self.chunk_index += 1;
     }

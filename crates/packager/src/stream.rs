@@ -27,6 +27,8 @@ pub struct PackagerConfig {
     /// Drift between the publisher's media clock and the wall clock past
     /// which DASH starts a new Period (DASH-MPD-08).
     pub drift_threshold: Duration,
+    /// List the parts in the playlists (LL-HLS) and serve blocking reloads.
+    pub low_latency: bool,
 }
 
 impl Default for PackagerConfig {
@@ -36,6 +38,7 @@ impl Default for PackagerConfig {
             part_target: Duration::from_millis(500),
             window: 6,
             drift_threshold: Duration::from_millis(500),
+            low_latency: true,
         }
     }
 }
@@ -59,6 +62,34 @@ pub struct SegmentInfo {
     /// DASH Period: starts again after a discontinuity or a drift re-anchor,
     /// at the same cut on every track.
     pub period: u64,
+    /// The segment's parts (its CMAF chunks), in order (LL-HLS).
+    pub parts: Vec<PartInfo>,
+}
+
+/// One CMAF chunk of a segment, published on its own as an LL-HLS part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Media sequence number of the segment it belongs to.
+    pub segment: u64,
+    /// Index within the segment, from 0.
+    pub index: u32,
+    /// e.g. `video/part-12.3.m4s`.
+    pub uri: String,
+    /// Ticks.
+    pub duration: u64,
+    pub timescale: u32,
+    /// Starts with a key frame (INDEPENDENT=YES).
+    pub independent: bool,
+}
+
+/// The segment being built: the parts made so far (LL-HLS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenSegment {
+    pub number: u64,
+    pub init_uri: String,
+    pub discontinuity: bool,
+    pub program_date_time: SystemTime,
+    pub parts: Vec<PartInfo>,
 }
 
 impl SegmentInfo {
@@ -80,8 +111,19 @@ pub enum PackagerEvent {
         info: SegmentInfo,
         bytes: Bytes,
     },
-    /// The segment left the live window (keep it fetchable for its availability time).
-    Removed { track: TrackKind, uri: String },
+    /// A part (CMAF chunk) of the segment in progress is complete.
+    Part {
+        track: TrackKind,
+        info: PartInfo,
+        bytes: Bytes,
+    },
+    /// The segment left the live window (keep it and its parts fetchable
+    /// for their availability time).
+    Removed {
+        track: TrackKind,
+        uri: String,
+        parts: Vec<String>,
+    },
 }
 
 /// Per-track live state exposed to playlist writers.
@@ -95,6 +137,8 @@ pub struct TrackView {
     pub media_sequence: u64,
     /// Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE).
     pub discontinuity_sequence: u64,
+    /// The segment in progress, once it has a part.
+    pub open: Option<OpenSegment>,
     /// Peak and average bits per second over the segments made so far.
     pub peak_bitrate: u64,
     pub average_bitrate: u64,
@@ -141,6 +185,10 @@ struct Track {
     /// Fragments of the open segment.
     open: BytesMut,
     open_first_dts: Option<u64>,
+    /// Parts of the open segment, its discontinuity and PDT.
+    open_parts: Vec<PartInfo>,
+    open_discontinuity: bool,
+    open_pdt: SystemTime,
     next_number: u64,
     fragment_sequence: u32,
     window: VecDeque<SegmentInfo>,
@@ -289,6 +337,10 @@ impl StreamPackager {
         self.ended
     }
 
+    pub fn config(&self) -> &PackagerConfig {
+        &self.config
+    }
+
     /// The DASH presentation timeline: AST and the Periods.
     pub fn clock(&self) -> &PeriodClock {
         &self.clock
@@ -328,6 +380,13 @@ impl StreamPackager {
             codec: t.codec.clone(),
             init_uri: t.init_uri.clone(),
             segments: t.window.iter().cloned().collect(),
+            open: (!t.open_parts.is_empty()).then(|| OpenSegment {
+                number: t.next_number,
+                init_uri: t.init_uri.clone(),
+                discontinuity: t.open_discontinuity,
+                program_date_time: t.open_pdt,
+                parts: t.open_parts.clone(),
+            }),
             media_sequence: t.window.front().map_or(t.next_number, |s| s.number),
             discontinuity_sequence: t.discontinuity_sequence,
             peak_bitrate: t.peak_bitrate,
@@ -539,6 +598,9 @@ impl StreamPackager {
             audio,
             open: BytesMut::new(),
             open_first_dts: None,
+            open_parts: Vec::new(),
+            open_discontinuity: false,
+            open_pdt: SystemTime::UNIX_EPOCH,
             next_number,
             fragment_sequence,
             window,
@@ -689,7 +751,22 @@ impl StreamPackager {
         };
         while let Some(out) = t.seg.poll() {
             match out {
-                Output::Chunk(chunk) => t.write_chunk(&chunk)?,
+                Output::Chunk(chunk) => {
+                    if chunk.index == 0 {
+                        let start_ms = (chunk.base_decode_time as i128 * 1000
+                            / i128::from(t.timescale))
+                            as i64;
+                        t.open_pdt = program_date_time(anchors, start_ms);
+                        t.open_discontinuity = chunk.discontinuity;
+                    }
+                    let (info, bytes) = t.write_chunk(&chunk)?;
+                    t.open_parts.push(info.clone());
+                    self.events.push_back(PackagerEvent::Part {
+                        track: kind,
+                        info,
+                        bytes,
+                    });
+                }
                 Output::SegmentEnd {
                     base_decode_time,
                     duration,
@@ -706,15 +783,8 @@ impl StreamPackager {
                     t.next_number += 1;
                     let start_ms =
                         (base_decode_time as i128 * 1000 / i128::from(t.timescale)) as i64;
-                    // The newest anchor at or before the segment's start.
-                    let pdt = anchors
-                        .iter()
-                        .rev()
-                        .find(|(_, media)| *media <= start_ms)
-                        .or(anchors.first())
-                        .map_or(SystemTime::UNIX_EPOCH, |(wall, media)| {
-                            offset_time(*wall, start_ms - media)
-                        });
+                    let pdt = program_date_time(anchors, start_ms);
+                    let parts = std::mem::take(&mut t.open_parts);
                     let info = SegmentInfo {
                         number,
                         uri: format!("{}/seg-{number}.m4s", track_dir(kind)),
@@ -726,6 +796,7 @@ impl StreamPackager {
                         program_date_time: pdt,
                         size: bytes.len(),
                         period,
+                        parts,
                     };
                     self.longest_segment = self
                         .longest_segment
@@ -765,6 +836,7 @@ impl StreamPackager {
                             self.events.push_back(PackagerEvent::Removed {
                                 track: kind,
                                 uri: old.uri,
+                                parts: old.parts.into_iter().map(|p| p.uri).collect(),
                             });
                         }
                     }
@@ -775,8 +847,23 @@ impl StreamPackager {
     }
 }
 
+/// PROGRAM-DATE-TIME of media time `start_ms`: the newest anchor at or
+/// before it.
+fn program_date_time(anchors: &[(SystemTime, i64)], start_ms: i64) -> SystemTime {
+    anchors
+        .iter()
+        .rev()
+        .find(|(_, media)| *media <= start_ms)
+        .or(anchors.first())
+        .map_or(SystemTime::UNIX_EPOCH, |(wall, media)| {
+            offset_time(*wall, start_ms - media)
+        })
+}
+
 impl Track {
-    fn write_chunk(&mut self, chunk: &Chunk) -> Result<(), PackagerError> {
+    /// Writes one chunk as a fragment, appends it to the open segment and
+    /// returns it as a part.
+    fn write_chunk(&mut self, chunk: &Chunk) -> Result<(PartInfo, Bytes), PackagerError> {
         let samples: Vec<SampleInfo> = chunk
             .samples
             .iter()
@@ -800,7 +887,20 @@ impl Track {
         self.fragment_sequence = self.fragment_sequence.wrapping_add(1).max(1);
         self.open_first_dts.get_or_insert(chunk.base_decode_time);
         self.open.extend_from_slice(&bytes);
-        Ok(())
+        let segment = self.next_number;
+        let info = PartInfo {
+            segment,
+            index: chunk.index,
+            uri: format!(
+                "{}/part-{segment}.{}.m4s",
+                track_dir(self.kind),
+                chunk.index
+            ),
+            duration: chunk.duration(),
+            timescale: self.timescale,
+            independent: chunk.independent,
+        };
+        Ok((info, bytes))
     }
 }
 

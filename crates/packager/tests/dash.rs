@@ -90,6 +90,7 @@ fn run(s: Scenario) -> Run {
         part_target: Duration::from_millis(500),
         window: 4,
         drift_threshold: Duration::from_millis(500),
+        low_latency: false,
     });
     let mut updates = Vec::new();
     let mut files = HashMap::new();
@@ -108,9 +109,13 @@ fn run(s: Scenario) -> Run {
         for t in &tags {
             let ts = t.timestamp_ms + media_base;
             let media_total = u64::from(pass * FIXTURE_MS + t.timestamp_ms);
-            now = base()
-                + gap
-                + Duration::from_secs_f64(media_total as f64 / 1000.0 * s.wall_per_media);
+            // Interleaving puts audio a few ms behind video: the wall clock
+            // never goes back.
+            now = now.max(
+                base()
+                    + gap
+                    + Duration::from_secs_f64(media_total as f64 / 1000.0 * s.wall_per_media),
+            );
             let r = match t.tag_type {
                 9 if !s.audio_only => demux.push_video(ts, t.body.clone()),
                 8 if !s.video_only => demux.push_audio(ts, t.body.clone()),
@@ -129,7 +134,7 @@ fn run(s: Scenario) -> Run {
                     PackagerEvent::Segment { info, bytes, .. } => {
                         files.insert(info.uri, bytes);
                     }
-                    PackagerEvent::Removed { .. } => {}
+                    PackagerEvent::Part { .. } | PackagerEvent::Removed { .. } => {}
                 }
             }
             if changed {
