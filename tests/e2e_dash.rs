@@ -2022,3 +2022,43 @@ fn dash_mpd_12_mpd_is_404_after_the_retention() {
         "{segment} after expiry"
     );
 }
+
+/// DASH-LL-01: a request for the segment still being made is answered at
+/// once and streamed as its CMAF chunks are made; the bytes equal the
+/// complete segment fetched afterwards.
+#[test]
+fn dash_ll_01_in_progress_segment_is_streamed_chunk_by_chunk() {
+    let key = "inprog";
+    let weir = Weir::start(&[]);
+    let asset = assets::small_av(30);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url(key), true, &[]);
+    // The open segment is the one the preload hint points into.
+    let open = common::poll_until(LIVE_TIMEOUT, || {
+        let text = weir.http(&format!("/live/{key}/video.m3u8")).text();
+        let hint = text
+            .lines()
+            .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT"))?;
+        let msn = hint.split("part-").nth(1)?.split('.').next()?;
+        msn.parse::<u64>().ok()
+    })
+    .expect("a live LL-HLS playlist with a preload hint");
+    let path = format!("/live/{key}/video/seg-{open}.m4s");
+    let started = Instant::now();
+    let streamed = weir.http(&path);
+    let took = started.elapsed();
+    assert_eq!(streamed.status, 200, "{path} while in progress");
+    assert!(!streamed.body.is_empty());
+    let complete = weir.http(&path);
+    assert_eq!(complete.status, 200);
+    assert_eq!(
+        streamed.body, complete.body,
+        "the streamed in-progress segment differs from the complete one"
+    );
+    eprintln!(
+        "in-progress {path}: {} bytes streamed over {took:?}",
+        streamed.body.len()
+    );
+    // A segment further ahead is not waited for.
+    let ahead = weir.http(&format!("/live/{key}/video/seg-{}.m4s", open + 3));
+    assert_eq!(ahead.status, 404);
+}
