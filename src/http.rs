@@ -241,24 +241,7 @@ async fn stream_file(
         // then sent whole.
         None => match wait_for_part(&stream.output, &file).await {
             Some(f) => f,
-            None => match in_progress_segment(stream.output.clone(), &file) {
-                // LL-DASH (DASH-LL-01): the segment being made is sent chunk
-                // by chunk as each CMAF chunk is made (chunked transfer).
-                Some(body) => {
-                    return (
-                        [
-                            (
-                                header::CONTENT_TYPE,
-                                HeaderValue::from_static(content_type_of(&file)),
-                            ),
-                            (header::CACHE_CONTROL, HeaderValue::from_static(MEDIA_CACHE)),
-                        ],
-                        body,
-                    )
-                        .into_response()
-                }
-                None => return not_found(),
-            },
+            None => return not_found(),
         },
     };
     let len = f.bytes.len();
@@ -413,98 +396,6 @@ async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::Sto
             _ = tick.changed() => {}
         }
     }
-}
-
-fn content_type_of(file: &str) -> &'static str {
-    if file.starts_with("audio/") {
-        "audio/mp4"
-    } else {
-        "video/mp4"
-    }
-}
-
-/// `video/seg-12.m4s` → 12.
-fn segment_number(file: &str) -> Option<u64> {
-    let name = file.rsplit('/').next()?;
-    name.strip_prefix("seg-")?
-        .strip_suffix(".m4s")?
-        .parse()
-        .ok()
-}
-
-/// The segment in progress as a stream of its parts, ending when the
-/// segment is complete; `None` unless `file` is that segment.
-fn in_progress_segment(output: Arc<Output>, file: &str) -> Option<axum::body::Body> {
-    let msn = segment_number(file)?;
-    let dir = if file.starts_with("video/") {
-        "video"
-    } else {
-        "audio"
-    };
-    let playlist = if dir == "video" {
-        "video.m3u8"
-    } else {
-        "audio.m3u8"
-    };
-    let pos = output.playlist(playlist)?.position?;
-    if pos.ended || msn != pos.open_segment {
-        return None;
-    }
-    let file = file.to_owned();
-    struct State {
-        output: Arc<Output>,
-        file: String,
-        dir: &'static str,
-        msn: u64,
-        next: u64,
-        sent: usize,
-        changed: tokio::sync::watch::Receiver<u64>,
-        tick: tokio::sync::watch::Receiver<()>,
-        started: Instant,
-        done: bool,
-    }
-    let changed = output.subscribe();
-    let state = State {
-        output,
-        file,
-        dir,
-        msn,
-        next: 0,
-        sent: 0,
-        changed,
-        tick: ticker(),
-        started: Instant::now(),
-        done: false,
-    };
-    let stream = futures_util::stream::unfold(state, |mut st| async move {
-        let limit = std::time::Duration::from_secs(60);
-        loop {
-            if st.done || st.started.elapsed() > limit {
-                return None;
-            }
-            let now = Instant::now();
-            let part = format!("{}/part-{}.{}.m4s", st.dir, st.msn, st.next);
-            if let Some(p) = st.output.get(&part, now) {
-                st.next += 1;
-                st.sent += p.bytes.len();
-                return Some((Ok::<_, std::io::Error>(p.bytes), st));
-            }
-            // Complete: whatever its parts have not sent yet, then the end.
-            if let Some(seg) = st.output.get(&st.file, now) {
-                st.done = true;
-                let rest = seg.bytes.slice(st.sent.min(seg.bytes.len())..);
-                if rest.is_empty() {
-                    return None;
-                }
-                return Some((Ok(rest), st));
-            }
-            tokio::select! {
-                r = st.changed.changed() => if r.is_err() { return None },
-                _ = st.tick.changed() => {}
-            }
-        }
-    });
-    Some(axum::body::Body::from_stream(stream))
 }
 
 /// One shared clock for every blocked request's deadline.
