@@ -1,0 +1,431 @@
+//! Low-latency HLS end to end (checklist §4.4 LLHLS-01…11, §8 cases 47–52):
+//! the real ffmpeg publishes, and the tests read parts, preload hints,
+//! blocking reloads and delta updates over HTTP.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{assets, http_get, poll_until, Ffmpeg, Weir, LIVE_TIMEOUT};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// One EXT-X-PART.
+#[derive(Clone, Debug, PartialEq)]
+struct Part {
+    uri: String,
+    duration: f64,
+    independent: bool,
+}
+
+/// The LL-HLS view of a media playlist.
+#[derive(Debug, Default)]
+struct Ll {
+    version: u32,
+    target: f64,
+    media_sequence: u64,
+    part_target: Option<f64>,
+    part_hold_back: Option<f64>,
+    can_skip_until: Option<f64>,
+    skipped: Option<u64>,
+    /// (uri, parts) of each complete segment.
+    segments: Vec<(String, Vec<Part>)>,
+    open_parts: Vec<Part>,
+    hint: Option<String>,
+    reports: Vec<(String, u64, Option<u64>)>,
+    pdt_count: usize,
+}
+
+fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &line[start..];
+    if let Some(q) = rest.strip_prefix('"') {
+        q.split('"').next()
+    } else {
+        rest.split(',').next()
+    }
+}
+
+fn parse(text: &str) -> Ll {
+    let mut ll = Ll::default();
+    let mut parts = Vec::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("#EXT-X-VERSION:") {
+            ll.version = v.parse().unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+            ll.target = v.parse().unwrap_or(0.0);
+        } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            ll.media_sequence = v.parse().unwrap_or(0);
+        } else if line.starts_with("#EXT-X-PART-INF:") {
+            ll.part_target = attr(line, "PART-TARGET").and_then(|v| v.parse().ok());
+        } else if line.starts_with("#EXT-X-SERVER-CONTROL:") {
+            ll.part_hold_back = attr(line, "PART-HOLD-BACK").and_then(|v| v.parse().ok());
+            ll.can_skip_until = attr(line, "CAN-SKIP-UNTIL").and_then(|v| v.parse().ok());
+        } else if let Some(v) = line.strip_prefix("#EXT-X-SKIP:SKIPPED-SEGMENTS=") {
+            ll.skipped = v.parse().ok();
+        } else if line.starts_with("#EXT-X-PART:") {
+            parts.push(Part {
+                uri: attr(line, "URI").unwrap_or_default().to_owned(),
+                duration: attr(line, "DURATION")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0),
+                independent: attr(line, "INDEPENDENT") == Some("YES"),
+            });
+        } else if line.starts_with("#EXT-X-PRELOAD-HINT:") {
+            ll.hint = attr(line, "URI").map(str::to_owned);
+        } else if line.starts_with("#EXT-X-RENDITION-REPORT:") {
+            ll.reports.push((
+                attr(line, "URI").unwrap_or_default().to_owned(),
+                attr(line, "LAST-MSN")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+                attr(line, "LAST-PART").and_then(|v| v.parse().ok()),
+            ));
+        } else if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
+            ll.pdt_count += 1;
+        } else if !line.starts_with('#') && !line.is_empty() {
+            ll.segments
+                .push((line.to_owned(), std::mem::take(&mut parts)));
+        }
+    }
+    ll.open_parts = parts;
+    ll
+}
+
+/// `video/part-12.3.m4s?x` → (12, 3).
+fn part_numbers(uri: &str) -> (u64, u64) {
+    let name = uri.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let (m, p) = name
+        .strip_prefix("part-")
+        .and_then(|n| n.strip_suffix(".m4s"))
+        .and_then(|n| n.split_once('.'))
+        .unwrap_or_else(|| panic!("not a part URI: {uri}"));
+    (m.parse().unwrap(), p.parse().unwrap())
+}
+
+fn live(weir: &Weir, key: &str, min_segments: usize) -> String {
+    poll_until(LIVE_TIMEOUT, || {
+        let r = weir.http(&format!("/live/{key}/video.m3u8"));
+        let t = r.text();
+        (r.status == 200 && parse(&t).segments.len() >= min_segments).then_some(t)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no LL playlist with {min_segments} segments\n{}",
+            weir.stderr()
+        )
+    })
+}
+
+#[test]
+fn case47_playlist_shape_parts_hints_and_reports() {
+    let weir = Weir::start(&[]);
+    let asset = assets::small_av(30);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("shape"), true, &[]);
+    live(&weir, "shape", 3);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut samples = 0;
+    while Instant::now() < deadline {
+        let text = weir.http("/live/shape/video.m3u8").text();
+        let ll = parse(&text);
+        let pt = ll.part_target.expect("EXT-X-PART-INF (LLHLS-01)");
+        assert_eq!(pt, 0.5);
+        assert!(
+            ll.part_hold_back.unwrap() >= 3.0 * pt,
+            "PART-HOLD-BACK (LLHLS-03)"
+        );
+        assert!(
+            ll.can_skip_until.unwrap() >= 6.0 * ll.target,
+            "CAN-SKIP-UNTIL"
+        );
+        let open = usize::from(!ll.open_parts.is_empty());
+        assert_eq!(
+            ll.pdt_count,
+            ll.segments.len() + open,
+            "PDT on every segment\n{text}"
+        );
+        // Parts only near the live edge (LLHLS-06).
+        let with_parts = ll.segments.iter().filter(|(_, p)| !p.is_empty()).count();
+        assert!(
+            (1..=4).contains(&with_parts),
+            "{with_parts} segments with parts\n{text}"
+        );
+        let mut all: Vec<&Part> = Vec::new();
+        for (uri, parts) in &ll.segments {
+            if parts.is_empty() {
+                continue;
+            }
+            let msn: u64 = uri
+                .trim_start_matches("video/seg-")
+                .trim_end_matches(".m4s")
+                .parse()
+                .unwrap();
+            for (i, p) in parts.iter().enumerate() {
+                assert_eq!(part_numbers(&p.uri), (msn, i as u64), "{text}");
+                assert!(p.duration <= pt + 1e-6, "part over PART-TARGET (LLHLS-02)");
+                if i + 1 < parts.len() {
+                    assert!(
+                        p.duration >= 0.85 * pt,
+                        "{} is {} s (< 85 %)",
+                        p.uri,
+                        p.duration
+                    );
+                }
+            }
+            assert!(parts[0].independent, "first part of {uri} is INDEPENDENT");
+            all.extend(parts);
+        }
+        // One preload hint: the part after the last listed one (LLHLS-04).
+        let hint = ll.hint.clone().expect("EXT-X-PRELOAD-HINT");
+        let (hm, hp) = part_numbers(&hint);
+        let last_msn = ll.media_sequence + ll.segments.len() as u64;
+        if let Some(last) = ll.open_parts.last() {
+            let (m, p) = part_numbers(&last.uri);
+            assert_eq!((hm, hp), (m, p + 1), "{text}");
+        } else {
+            assert_eq!((hm, hp), (last_msn, 0), "{text}");
+        }
+        // A report on the audio rendition (LLHLS-05), close to audio's state.
+        let (uri, msn, _) = ll.reports.first().cloned().expect("EXT-X-RENDITION-REPORT");
+        assert_eq!(uri, "audio.m3u8");
+        let audio = parse(&weir.http("/live/shape/audio.m3u8").text());
+        let audio_last = audio.media_sequence + audio.segments.len() as u64;
+        assert!(
+            msn.abs_diff(audio_last) <= 1,
+            "report {msn} vs audio {audio_last}"
+        );
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(samples >= 10);
+    // Parts are CMAF chunks, and a segment is exactly its parts (LLHLS-02).
+    let ll = parse(&weir.http("/live/shape/video.m3u8").text());
+    let (uri, parts) = ll
+        .segments
+        .iter()
+        .rev()
+        .find(|(_, p)| !p.is_empty())
+        .expect("a segment with parts");
+    let mut joined = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let body = weir.http(&format!("/live/shape/{}", p.uri)).body;
+        let head = &body[4..8];
+        assert_eq!(head, if i == 0 { b"styp" } else { b"moof" }, "{}", p.uri);
+        joined.extend_from_slice(&body);
+    }
+    let whole = weir.http(&format!("/live/shape/{uri}")).body;
+    assert_eq!(joined, whole, "{uri} is not the concatenation of its parts");
+}
+
+#[test]
+fn case48_blocking_reload_is_answered_when_the_part_is_made() {
+    let weir = Weir::start(&[]);
+    let asset = assets::small_av(30);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("block"), true, &[]);
+    live(&weir, "block", 2);
+    let mut delays = Vec::new();
+    for _ in 0..12 {
+        let ll = parse(&weir.http("/live/block/video.m3u8").text());
+        let hint = ll.hint.expect("hint");
+        let (m, p) = part_numbers(&hint);
+        let addr = weir.http_addr;
+        let (tx, rx) = mpsc::channel();
+        let path = format!("/live/block/video.m3u8?_HLS_msn={m}&_HLS_part={p}");
+        std::thread::spawn(move || {
+            let r = http_get(addr, &path).unwrap();
+            tx.send((Instant::now(), r)).unwrap();
+        });
+        // The moment the part is fetchable, on another connection.
+        let part_path = format!("/live/block/{hint}");
+        let made = poll_until(Duration::from_secs(5), || {
+            let r = http_get(addr, &part_path).ok()?;
+            (r.status == 200).then(Instant::now)
+        })
+        .expect("the hinted part is made");
+        let (answered, r) = rx
+            .recv_timeout(Duration::from_secs(6))
+            .expect("blocked reply");
+        assert_eq!(r.status, 200);
+        let listed = parse(&r.text());
+        assert!(
+            listed
+                .open_parts
+                .iter()
+                .chain(listed.segments.iter().flat_map(|s| &s.1))
+                .any(|x| x.uri == hint),
+            "the answer lists {hint}:\n{}",
+            r.text()
+        );
+        // Negative when the reply beat our poll of the part.
+        let d = answered.saturating_duration_since(made).as_secs_f64() * 1000.0;
+        delays.push(d);
+    }
+    delays.sort_by(f64::total_cmp);
+    let median = delays[delays.len() / 2];
+    let max = delays[delays.len() - 1];
+    eprintln!("REPORT blocking reload after part made: median {median:.1} ms, max {max:.1} ms ({delays:?})");
+    assert!(median <= 50.0, "median {median} ms");
+    assert!(max <= 150.0, "max {max} ms");
+}
+
+#[test]
+fn case49_directive_errors_and_503() {
+    let weir = Weir::start(&[]);
+    let asset = assets::small_av(30);
+    let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url("err"), true, &[]);
+    let text = live(&weir, "err", 2);
+    let ll = parse(&text);
+    let last = ll.media_sequence + ll.segments.len() as u64;
+    for (q, why) in [
+        ("_HLS_part=1", "part without msn"),
+        ("_HLS_msn=abc", "not a number"),
+        ("_HLS_msn=1&_HLS_part=-1", "negative part"),
+        ("_HLS_skip=maybe", "bad skip"),
+        (&*format!("_HLS_msn={}", last + 5), "too far ahead"),
+    ] {
+        let r = weir.http(&format!("/live/err/video.m3u8?{q}"));
+        assert_eq!(r.status, 400, "{why}: {q}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{why}");
+    }
+    // A part that will never come: 503 after three target durations.
+    ff.kill9();
+    let ll = parse(&weir.http("/live/err/video.m3u8").text());
+    let (m, p) = part_numbers(ll.hint.as_deref().unwrap());
+    let started = Instant::now();
+    let r = weir.http(&format!(
+        "/live/err/video.m3u8?_HLS_msn={m}&_HLS_part={}",
+        p + 1
+    ));
+    let held = started.elapsed().as_secs_f64();
+    assert_eq!(r.status, 503, "{}", r.text());
+    let limit = 3.0 * ll.target;
+    assert!(
+        (limit - 0.2..=limit + 1.5).contains(&held),
+        "503 after {held} s"
+    );
+}
+
+#[test]
+fn case50_a_preload_hinted_part_is_held_then_sent_whole() {
+    let weir = Weir::start(&[]);
+    let asset = assets::small_av(30);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("hint"), true, &[]);
+    live(&weir, "hint", 2);
+    let mut holds = Vec::new();
+    for _ in 0..5 {
+        let hint = parse(&weir.http("/live/hint/video.m3u8").text())
+            .hint
+            .unwrap();
+        let started = Instant::now();
+        let held = weir.http(&format!("/live/hint/{hint}"));
+        holds.push(started.elapsed().as_millis());
+        assert_eq!(held.status, 200, "{hint}");
+        assert_eq!(
+            held.header("content-length")
+                .map(|l| l.parse::<usize>().unwrap()),
+            Some(held.body.len())
+        );
+        let again = weir.http(&format!("/live/hint/{hint}"));
+        assert_eq!(held.body, again.body, "{hint} changed");
+        // Listed afterwards as a part.
+        let text = weir.http("/live/hint/video.m3u8").text();
+        assert!(text.contains(&format!("URI=\"{hint}\"")), "{text}");
+    }
+    eprintln!("REPORT hinted part held for {holds:?} ms");
+    assert!(holds.iter().all(|h| *h < 1_000), "{holds:?}");
+}
+
+#[test]
+fn case51_delta_updates_skip_old_segments() {
+    let weir = Weir::start(&["--playlist-window", "12"]);
+    let asset = assets::small_av(60);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("delta"), true, &[]);
+    // The window must span more than CAN-SKIP-UNTIL (12 s).
+    live(&weir, "delta", 8);
+    let (full, delta) = poll_until(Duration::from_secs(30), || {
+        let d = weir.http("/live/delta/video.m3u8?_HLS_skip=YES").text();
+        let f = weir.http("/live/delta/video.m3u8").text();
+        let (pd, pf) = (parse(&d), parse(&f));
+        (pd.skipped.is_some()
+            && pd.media_sequence == pf.media_sequence
+            && pd.segments.len() + pd.skipped.unwrap() as usize == pf.segments.len())
+        .then_some((pf, pd))
+    })
+    .expect("a delta update");
+    assert_eq!(delta.version, 9, "EXT-X-SKIP needs version 9 (LLHLS-09)");
+    let n = delta.skipped.unwrap() as usize;
+    assert!(n > 0);
+    let full_uris: Vec<&str> = full.segments.iter().map(|s| s.0.as_str()).collect();
+    let delta_uris: Vec<&str> = delta.segments.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(&full_uris[n..], &delta_uris[..]);
+    // With the default window nothing is skippable: the full playlist.
+    let weir = Weir::start(&[]);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("nodelta"), true, &[]);
+    live(&weir, "nodelta", 3);
+    let t = weir.http("/live/nodelta/video.m3u8?_HLS_skip=YES").text();
+    assert!(!t.contains("EXT-X-SKIP"), "{t}");
+}
+
+#[test]
+fn case52_tokens_pass_through_blocking_reloads() {
+    const SECRET: &str = "a-play-secret-of-32-characters!!";
+    let weir = Weir::start(&["--play-secret", SECRET]);
+    let asset = assets::small_av(30);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("tok"), true, &[]);
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("live/tok/{exp}").as_bytes());
+    let token = format!("{exp}-{}", hex::encode(mac.finalize().into_bytes()));
+    let text = poll_until(LIVE_TIMEOUT, || {
+        let r = weir.http(&format!("/live/tok/video.m3u8?token={token}"));
+        (r.status == 200 && parse(&r.text()).segments.len() >= 2).then(|| r.text())
+    })
+    .expect("a tokenized playlist");
+    let (m, p) = part_numbers(&parse(&text).hint.unwrap());
+    let r = weir.http(&format!(
+        "/live/tok/video.m3u8?token={token}&_HLS_msn={m}&_HLS_part={p}"
+    ));
+    assert_eq!(r.status, 200);
+    let body = r.text();
+    assert!(!body.contains("_HLS_"), "{body}");
+    let ll = parse(&body);
+    for part in ll
+        .open_parts
+        .iter()
+        .chain(ll.segments.iter().flat_map(|s| &s.1))
+    {
+        assert!(
+            part.uri.ends_with(&format!("?token={token}")),
+            "{}",
+            part.uri
+        );
+    }
+    assert!(ll.hint.unwrap().ends_with(&format!("?token={token}")));
+    assert!(ll
+        .segments
+        .iter()
+        .all(|s| s.0.ends_with(&format!("?token={token}"))));
+}
+
+#[test]
+fn low_latency_off_lists_no_parts_and_never_blocks() {
+    let weir = Weir::start(&["--low-latency", "false"]);
+    let asset = assets::small_av(30);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("plain"), true, &[]);
+    let text = live(&weir, "plain", 2);
+    for tag in ["EXT-X-PART", "EXT-X-PRELOAD-HINT", "EXT-X-SERVER-CONTROL"] {
+        assert!(
+            !text.contains(tag),
+            "{tag} with --low-latency false\n{text}"
+        );
+    }
+    let started = Instant::now();
+    let r = weir.http("/live/plain/video.m3u8?_HLS_msn=99");
+    assert_eq!(r.status, 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
