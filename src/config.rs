@@ -79,7 +79,7 @@ pub struct Cli {
     pub part_duration: Option<f64>,
 
     /// Low-latency HLS: parts, preload hints, blocking reloads, delta
-    /// updates (true or false) [default: true].
+    /// updates (true or false) [default: false].
     #[arg(long, env = "WEIR_LOW_LATENCY", value_name = "BOOL")]
     pub low_latency: Option<bool>,
 
@@ -425,7 +425,9 @@ impl Config {
             )?,
             segment_duration,
             part_duration,
-            low_latency: pick(cli.low_latency, f.low_latency, true).value,
+            // Off until parts are balanced: hls.js in low-latency mode can
+            // skip a segment's very short last part and stall (issue 8).
+            low_latency: pick(cli.low_latency, f.low_latency, false).value,
             playlist_window: at_least(
                 "playlist_window",
                 pick(cli.playlist_window, f.playlist_window, 6),

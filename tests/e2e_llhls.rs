@@ -120,7 +120,7 @@ fn live(weir: &Weir, key: &str, min_segments: usize) -> String {
 
 #[test]
 fn case47_playlist_shape_parts_hints_and_reports() {
-    let weir = Weir::start(&[]);
+    let weir = Weir::start(&["--low-latency", "true"]);
     let asset = assets::small_av(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("shape"), true, &[]);
     live(&weir, "shape", 3);
@@ -220,7 +220,7 @@ fn case47_playlist_shape_parts_hints_and_reports() {
 
 #[test]
 fn case48_blocking_reload_is_answered_when_the_part_is_made() {
-    let weir = Weir::start(&[]);
+    let weir = Weir::start(&["--low-latency", "true"]);
     let asset = assets::small_av(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("block"), true, &[]);
     live(&weir, "block", 2);
@@ -271,7 +271,7 @@ fn case48_blocking_reload_is_answered_when_the_part_is_made() {
 
 #[test]
 fn case49_directive_errors_and_503() {
-    let weir = Weir::start(&[]);
+    let weir = Weir::start(&["--low-latency", "true"]);
     let asset = assets::small_av(30);
     let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url("err"), true, &[]);
     let text = live(&weir, "err", 2);
@@ -308,7 +308,7 @@ fn case49_directive_errors_and_503() {
 
 #[test]
 fn case50_a_preload_hinted_part_is_held_then_sent_whole() {
-    let weir = Weir::start(&[]);
+    let weir = Weir::start(&["--low-latency", "true"]);
     let asset = assets::small_av(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("hint"), true, &[]);
     live(&weir, "hint", 2);
@@ -338,7 +338,7 @@ fn case50_a_preload_hinted_part_is_held_then_sent_whole() {
 
 #[test]
 fn case51_delta_updates_skip_old_segments() {
-    let weir = Weir::start(&["--playlist-window", "12"]);
+    let weir = Weir::start(&["--low-latency", "true", "--playlist-window", "12"]);
     let asset = assets::small_av(60);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("delta"), true, &[]);
     // The window must span more than CAN-SKIP-UNTIL (12 s).
@@ -360,7 +360,7 @@ fn case51_delta_updates_skip_old_segments() {
     let delta_uris: Vec<&str> = delta.segments.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(&full_uris[n..], &delta_uris[..]);
     // With the default window nothing is skippable: the full playlist.
-    let weir = Weir::start(&[]);
+    let weir = Weir::start(&["--low-latency", "true"]);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("nodelta"), true, &[]);
     live(&weir, "nodelta", 3);
     let t = weir.http("/live/nodelta/video.m3u8?_HLS_skip=YES").text();
@@ -370,7 +370,7 @@ fn case51_delta_updates_skip_old_segments() {
 #[test]
 fn case52_tokens_pass_through_blocking_reloads() {
     const SECRET: &str = "a-play-secret-of-32-characters!!";
-    let weir = Weir::start(&["--play-secret", SECRET]);
+    let weir = Weir::start(&["--low-latency", "true", "--play-secret", SECRET]);
     let asset = assets::small_av(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("tok"), true, &[]);
     let exp = SystemTime::now()
