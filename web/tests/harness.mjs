@@ -35,6 +35,8 @@ export const ASSETS = {
   audio: path.join(ASSET_DIR, 'audio-48k-20s.flv'),
   /** The video track of `av` alone (stream-copied from it, no audio). */
   video: path.join(ASSET_DIR, 'video-720p30-20s.flv'),
+  /** Low latency: 20 s, 1280x720 30 fps H.264 with a 1 s GOP (-g 30) + AAC-LC. */
+  ll: path.join(ASSET_DIR, 'av-720p30-20s-gop1s.flv'),
 };
 
 export const CHROMIUM_ARGS = [
@@ -187,6 +189,10 @@ function assetArgs(name, out) {
     return [...src, ...video, ...audio, '-t', '20', ...ENCODE_VIDEO, ...ENCODE_AUDIO, '-f', 'flv', out];
   }
   if (name === 'video') return [...src, '-i', ASSETS.av, '-an', '-c', 'copy', '-f', 'flv', out];
+  if (name === 'll') {
+    const gop1s = ENCODE_VIDEO.map((a, i, all) => (all[i - 1] === '-g' || all[i - 1] === '-keyint_min' ? '30' : a));
+    return [...src, ...video, ...audio, '-t', '20', ...gop1s, ...ENCODE_AUDIO, '-f', 'flv', out];
+  }
   return [...src, ...audio, '-t', '20', '-vn', ...ENCODE_AUDIO, '-f', 'flv', out];
 }
 
@@ -380,7 +386,11 @@ function page(lib) {
 </body></html>`;
 }
 
-/** Serves /play.html?lib=…&src=… plus the player libraries from web/node_modules. */
+/**
+ * Serves /play.html?lib=…&src=…[&config=JSON] plus the player libraries from
+ * web/node_modules. `config` (optional) is handed to the player by
+ * page-driver.js: `new Hls(config)`, dash.js `updateSettings(config)`.
+ */
 export async function startPageServer() {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -412,7 +422,9 @@ export async function startPageServer() {
   const origin = `http://127.0.0.1:${port}`;
   return {
     origin,
-    playUrl: (lib, src) => `${origin}/play.html?lib=${lib}&src=${encodeURIComponent(src)}`,
+    playUrl: (lib, src, config) =>
+      `${origin}/play.html?lib=${lib}&src=${encodeURIComponent(src)}` +
+      (config ? `&config=${encodeURIComponent(JSON.stringify(config))}` : ''),
     close: () =>
       new Promise((r) => {
         server.closeAllConnections?.();
@@ -657,4 +669,242 @@ export async function playbackCase(
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv.includes('--make-assets')) {
   await ensureAssets();
+}
+
+// ---------------------------------------------------------------------------
+// The CDN edge: Debian's nginx running docker/edge/nginx.conf (as
+// tests/e2e_edge.rs does), on an ephemeral port in front of one weir.
+// ---------------------------------------------------------------------------
+
+export const NGINX_BIN = '/usr/sbin/nginx';
+export const EDGE_TEMPLATE = path.join(REPO, 'docker/edge/nginx.conf');
+const EDGE_PLACEHOLDERS = { origin: '${EDGE_ORIGIN}', listen: '${EDGE_LISTEN}', cacheDir: '${EDGE_CACHE_DIR}' };
+
+/**
+ * The edge template with its three placeholders replaced. Throws if one is
+ * missing or if any other dollar-brace text is left outside comments (nginx
+ * would choke on it, as on the image's envsubst output).
+ */
+export function renderEdgeConfig(template, { origin, listen, cacheDir }) {
+  const values = { origin, listen, cacheDir };
+  let out = template;
+  for (const [k, p] of Object.entries(EDGE_PLACEHOLDERS)) {
+    if (!template.includes(p)) throw new Error(`${EDGE_TEMPLATE} lacks the placeholder ${p}`);
+    out = out.split(p).join(String(values[k]));
+  }
+  for (const line of out.split('\n')) {
+    if (line.split('#')[0].includes('${')) throw new Error(`unsubstituted placeholder in ${EDGE_TEMPLATE}: ${line}`);
+  }
+  return out;
+}
+
+/** An ephemeral loopback port: bind port 0, read it, let it go. */
+export async function freePort() {
+  const { createServer: createTcpServer } = await import('node:net');
+  const srv = createTcpServer();
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(() => r()));
+  return port;
+}
+
+/** PIDs of the live processes in process group `pgid` whose command is nginx. */
+function nginxInGroup(pgid) {
+  const out = [];
+  let entries = [];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      // "pid (comm) state ppid pgrp …": comm may hold spaces.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) !== pgid) continue;
+      if (!fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith('nginx')) continue;
+      out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function isNginx(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('nginx');
+  } catch {
+    return false;
+  }
+}
+
+const liveEdges = new Set();
+
+/**
+ * SIGKILL an edge's master and workers, synchronously (usable in an `exit`
+ * handler): its process group (nginx runs as a group leader), the PID in its
+ * pid file, and any nginx left in that group.
+ */
+function killEdgeNow(edge) {
+  const { child, pidFile } = edge;
+  const pids = new Set();
+  try {
+    const p = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (p > 0 && isNginx(p)) pids.add(p);
+  } catch {
+    // no pid file (yet, or any more)
+  }
+  if (child.exitCode === null && child.signalCode === null) {
+    try {
+      // The master is alive, so its group id is still its own.
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const p of nginxInGroup(child.pid)) pids.add(p);
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+// SIGINT/SIGTERM/SIGHUP: the handlers at the top call process.exit(), which
+// runs this too. An edge still running here was interrupted: its directory
+// goes with it.
+process.once('exit', () => {
+  for (const e of liveEdges) {
+    killEdgeNow(e);
+    try {
+      fs.rmSync(e.dir, { recursive: true, force: true });
+    } catch {
+      // a worker still writing: left for the next `cargo clean`
+    }
+  }
+  liveEdges.clear();
+});
+
+/**
+ * Starts nginx on docker/edge/nginx.conf with origin `origin` (weir's
+ * `http://host:port` or `host:port`), listening on an ephemeral 127.0.0.1
+ * port, config, cache, pid file and error log in a fresh directory under
+ * target/tmp/. Resolves once `/healthz` answers through it (retrying on a
+ * new port if the free one was taken meanwhile). nginx runs in its own
+ * process group; `stop()` (and process exit) kills master and workers.
+ *
+ * `accessLog` (lines) and `requests` (parsed: [{ method, path, status,
+ * bytes, cache }]) read the access log written so far.
+ */
+export async function startEdge(origin, { nginx = NGINX_BIN, attempts = 3 } = {}) {
+  if (!fs.existsSync(nginx)) throw new Error(`${nginx} not found (apt-get install nginx-light)`);
+  const originAddr = String(origin).replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  const template = fs.readFileSync(EDGE_TEMPLATE, 'utf8');
+  const tmpRoot = path.join(REPO, 'target/tmp');
+  await fsp.mkdir(tmpRoot, { recursive: true });
+  const dir = await fsp.mkdtemp(path.join(tmpRoot, `web-edge-${process.pid}-`));
+  const conf = path.join(dir, 'nginx.conf');
+  const errorLog = path.join(dir, 'error.log');
+  const pidFile = path.join(dir, 'nginx.pid');
+  let globals = `daemon off; pid ${pidFile}; error_log ${errorLog} info;`;
+  // The workers would otherwise run as the build's default user, which may
+  // lack access to target/.
+  if (process.getuid && process.getuid() === 0) globals += ' user root;';
+  let lastErr = '';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = await freePort();
+    const listen = `127.0.0.1:${port}`;
+    fs.writeFileSync(conf, renderEdgeConfig(template, { origin: originAddr, listen, cacheDir: dir }));
+    // nginx opens /dev/stdout for its access log, which fails on Node's
+    // stdio pipes (sockets: ENXIO): stdout goes to a file in `dir` instead.
+    const accessLog = path.join(dir, 'access.log');
+    const out = fs.openSync(accessLog, 'a');
+    let child;
+    try {
+      child = spawn(nginx, ['-p', `${dir}/`, '-e', errorLog, '-c', conf, '-g', globals], {
+        stdio: ['ignore', out, 'pipe'],
+        // Its own process group: master and workers can be killed as one,
+        // and a terminal's Ctrl-C reaches only Node (which then kills it).
+        detached: true,
+      });
+    } finally {
+      fs.closeSync(out);
+    }
+    const readLog = () => {
+      try {
+        return fs.readFileSync(accessLog, 'utf8').split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    const edge = {
+      child,
+      dir,
+      pidFile,
+      errorLog,
+      addr: listen,
+      origin: `http://${listen}`,
+      url: (p) => `http://${listen}${p.startsWith('/') ? '' : '/'}${p}`,
+      get running() {
+        return child.exitCode === null && child.signalCode === null;
+      },
+      /** The access log's lines so far. */
+      get accessLog() {
+        return readLog();
+      },
+      /**
+       * The access log parsed (`log_format edge`: ADDR "METHOD PATH PROTO"
+       * STATUS BYTES cache=STATUS …): [{ method, path, status, bytes, cache }].
+       */
+      get requests() {
+        const reqs = [];
+        for (const l of readLog()) {
+          const m = /^\S+ "(\S+) (\S+)[^"]*" (\d{3}) (\d+) cache=(\S+)/.exec(l);
+          if (m) reqs.push({ method: m[1], path: m[2], status: Number(m[3]), bytes: Number(m[4]), cache: m[5] });
+        }
+        return reqs;
+      },
+    };
+    liveEdges.add(edge);
+    edge.stderr = tail(child.stderr, 'nginx', 200);
+    const exitedP = exited(child);
+    child.once('error', (e) => edge.stderr.push(`spawn error: ${e.message}`));
+    edge.stop = async ({ keepDir = false } = {}) => {
+      if (edge.running) {
+        // Fast shutdown: the master stops its workers and exits.
+        try {
+          process.kill(child.pid, 'SIGTERM');
+        } catch {
+          // gone
+        }
+        await Promise.race([exitedP, sleep(5000)]);
+      }
+      killEdgeNow(edge);
+      await Promise.race([exitedP, sleep(2000)]);
+      liveEdges.delete(edge);
+      if (!keepDir) await fsp.rm(dir, { recursive: true, force: true });
+    };
+    const up = await poll(
+      async () => {
+        if (!edge.running) return 'exited';
+        const res = await fetch(edge.url('/healthz'), { cache: 'no-store', signal: AbortSignal.timeout(2000) });
+        const body = await res.text();
+        return res.status === 200 && /^nginx/.test(res.headers.get('server') || '') && body === 'ok' ? 'up' : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: `nginx edge on ${listen}` },
+    ).catch((e) => e.message);
+    if (up === 'up') return edge;
+    lastErr = `nginx on ${listen} not up (${up}):\n${edge.stderr.join('\n')}`;
+    await edge.stop({ keepDir: true });
+  }
+  await fsp.rm(dir, { recursive: true, force: true });
+  throw new Error(`could not start the edge: ${lastErr}`);
 }

@@ -12,11 +12,15 @@
 //   fatal         the first fatal one, or null
 //   snapshot()    { currentTime, latency, buffer, ... } right now
 //   latency()     live latency in seconds as the player sees it, or null
+//   parts         hls.js: LL-HLS parts loaded (FRAG_LOADED with a part)
+// `?config=` (optional, JSON) is the player's configuration: `new Hls(config)`
+// for hls.js, `updateSettings(config)` for dash.js, `configure(config)` for Shaka.
 (function () {
   'use strict';
   const params = new URLSearchParams(location.search);
   const lib = params.get('lib');
   const src = params.get('src');
+  const config = params.get('config') ? JSON.parse(params.get('config')) : null;
   const video = document.getElementById('video');
   video.muted = true;
   video.autoplay = true;
@@ -35,6 +39,8 @@
     fatal: null,
     levels: null,
     mse: null,
+    config,
+    parts: 0,
   });
   let player = null;
   let waitingSince = null;
@@ -129,7 +135,28 @@
       stalls: S.stalls,
       errors: S.errors.length,
       fatal: S.fatal,
+      playbackRate: video.playbackRate,
+      // Wall clock minus the playhead's wall-clock time: hls.js from
+      // EXT-X-PROGRAM-DATE-TIME, dash.js from availabilityStartTime (its
+      // getCurrentLiveLatency already is that, on the UTCTiming clock).
+      wallLatency: null,
+      targetLatency: null,
+      lowLatencyMode: null,
     };
+    try {
+      if (lib === 'hls' && player) {
+        const d = player.playingDate;
+        if (d) snap.wallLatency = (Date.now() - d.getTime()) / 1000;
+        snap.targetLatency = player.targetLatency;
+        snap.lowLatencyMode = !!player.lowLatencyMode;
+      } else if (lib === 'dash' && player) {
+        snap.wallLatency = snap.latency;
+        snap.targetLatency = player.getTargetLiveDelay();
+        snap.lowLatencyMode = player.getLowLatencyModeEnabled();
+      }
+    } catch (e) {
+      // player not ready
+    }
     if (video.getVideoPlaybackQuality) {
       const q = video.getVideoPlaybackQuality();
       snap.droppedFrames = q.droppedVideoFrames;
@@ -150,7 +177,10 @@
     if (lib === 'hls') {
       S.libVersion = Hls.version;
       if (!Hls.isSupported()) throw new Error('hls.js: MediaSource is not supported in this browser');
-      const hls = (player = new Hls());
+      const hls = (player = config ? new Hls(config) : new Hls());
+      hls.on(Hls.Events.FRAG_LOADED, (_ev, d) => {
+        if (d.part) S.parts++;
+      });
       hls.on(Hls.Events.ERROR, (_ev, d) =>
         error({
           source: 'hls.js',
@@ -176,6 +206,7 @@
     } else if (lib === 'dash') {
       const p = (player = dashjs.MediaPlayer().create());
       S.libVersion = p.getVersion();
+      if (config) p.updateSettings(config);
       p.on(dashjs.MediaPlayer.events.ERROR, (e) => {
         const err = e.error || e;
         error({ source: 'dash.js', fatal: true, code: err.code, message: String(err.message || err) });
@@ -189,6 +220,7 @@
       shaka.polyfill.installAll();
       if (!shaka.Player.isBrowserSupported()) throw new Error('Shaka: browser not supported');
       const p = (player = new shaka.Player());
+      if (config) p.configure(config);
       p.addEventListener('error', (ev) => {
         const d = ev.detail || {};
         error({
