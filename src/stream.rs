@@ -54,6 +54,9 @@ pub struct Stream {
     state: Mutex<State>,
     packaging: Mutex<Packaging>,
     events: broadcast::Sender<StreamEvent>,
+    /// One span for the stream's life, across publishers (reconnects) and
+    /// teardown: packaging logs land in it, whichever connection feeds it.
+    span: tracing::Span,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +155,9 @@ impl Stream {
     ) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let output = Arc::new(Output::default());
+        let span = tracing::info_span!(parent: None, "stream", app = %app, key = %key);
         Stream {
+            span,
             app,
             key,
             packaging: Mutex::new(Packaging::new(packager, output.clone(), metrics)),
@@ -202,6 +207,7 @@ impl Stream {
     /// A publisher takes over a stream that lost its publisher within the grace period.
     /// Returns the new generation.
     pub fn resume(&self, publisher: SocketAddr) -> u64 {
+        let _span = self.span.enter();
         let mut s = self.state();
         s.status = Status::Live;
         s.publisher = publisher;
@@ -236,6 +242,7 @@ impl Stream {
 
     /// End the stream for good (once): playlists get ENDLIST.
     pub fn finish(&self) {
+        let _span = self.span.enter();
         if !self.finished.swap(true, Ordering::AcqRel) {
             self.packaging().end();
             let _ = self.events.send(StreamEvent::Ended);
@@ -252,6 +259,7 @@ impl Stream {
 
     /// One audio or video message from the publisher.
     pub fn push_media(&self, kind: MediaKind, timestamp: u32, payload: Bytes) {
+        let _span = self.span.enter();
         let len = payload.len();
         let mut s = self.state();
         s.bytes_in += len as u64;
