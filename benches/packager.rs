@@ -255,7 +255,7 @@ fn playlists(p: &mut StreamPackager, out: &mut Out) {
     let video = p.track(TrackKind::Video);
     let audio = p.track(TrackKind::Audio);
     let ll = p.config().low_latency.then(|| LowLatency {
-        part_target: p.config().part_target,
+        part_target: p.config().part_target(),
     });
     for (view, other) in [
         (video.as_ref(), audio.as_ref()),

@@ -482,7 +482,7 @@ impl Config {
     pub fn packager(&self) -> weir_packager::stream::PackagerConfig {
         weir_packager::stream::PackagerConfig {
             target_duration: self.segment_duration,
-            part_target: self.part_duration,
+            part_duration: self.part_duration,
             window: self.playlist_window,
             drift_threshold: self.dash_drift_threshold,
             low_latency: self.low_latency,

@@ -237,12 +237,18 @@ async fn stream_file(
     }
     let f = match stream.output.get(&file, Instant::now()) {
         Some(f) => f,
-        // A preload-hinted part (LLHLS-04) is held until it is complete,
-        // then sent whole.
-        None => match wait_for_part(&stream.output, &file).await {
-            Some(f) => f,
-            None => return not_found(),
-        },
+        None => {
+            // LL-DASH: the segment in progress goes out chunk by chunk.
+            if let Some(resp) = in_progress_segment(&stream.output, &file) {
+                return resp;
+            }
+            // A preload-hinted part (LLHLS-04) is held until it is complete,
+            // then sent whole.
+            match wait_for_part(&stream.output, &file).await {
+                Some(f) => f,
+                None => return not_found(),
+            }
+        }
     };
     let len = f.bytes.len();
     let base = [
@@ -396,6 +402,118 @@ async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::Sto
             _ = tick.changed() => {}
         }
     }
+}
+
+/// `video/seg-12.m4s` → ("video", 12).
+fn segment_number(file: &str) -> Option<(&str, u64)> {
+    let (dir, name) = file.split_once('/')?;
+    let n = name
+        .strip_prefix("seg-")?
+        .strip_suffix(".m4s")?
+        .parse()
+        .ok()?;
+    Some((dir, n))
+}
+
+/// Where [`in_progress_segment`]'s body is.
+struct Progress {
+    output: Arc<Output>,
+    dir: String,
+    number: u64,
+    next_part: u64,
+    sent: usize,
+    done: bool,
+    changed: tokio::sync::watch::Receiver<u64>,
+    tick: tokio::sync::watch::Receiver<()>,
+    last_progress: Instant,
+    limit: std::time::Duration,
+}
+
+impl Progress {
+    /// The next piece of the body: a part as soon as it is made, the rest of
+    /// the segment once it is complete (so the body always equals the
+    /// segment), or an error when it stalls for three target durations.
+    async fn next(mut self) -> Option<(std::io::Result<bytes::Bytes>, Progress)> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let now = Instant::now();
+            let part = format!("{}/part-{}.{}.m4s", self.dir, self.number, self.next_part);
+            if let Some(p) = self.output.get(&part, now) {
+                self.next_part += 1;
+                self.sent += p.bytes.len();
+                self.last_progress = now;
+                return Some((Ok(p.bytes), self));
+            }
+            let segment = format!("{}/seg-{}.m4s", self.dir, self.number);
+            if let Some(seg) = self.output.get(&segment, now) {
+                self.done = true;
+                let rest = seg.bytes.slice(self.sent.min(seg.bytes.len())..);
+                if rest.is_empty() {
+                    return None;
+                }
+                return Some((Ok(rest), self));
+            }
+            if now.duration_since(self.last_progress) >= self.limit {
+                self.done = true;
+                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "segment stalled");
+                return Some((Err(e), self));
+            }
+            tokio::select! {
+                r = self.changed.changed() => if r.is_err() { self.done = true },
+                _ = self.tick.changed() => {}
+            }
+        }
+    }
+}
+
+/// LL-DASH (DASH-LL-01): a request for the segment in progress (listed in
+/// the MPD as soon as its first chunk is made) is answered at once with the
+/// chunks made so far, then each CMAF chunk as it is made (chunked transfer),
+/// ending when the segment is complete. Only with low latency on, and only
+/// for the segment in progress: a later one stays 404 (case 55).
+fn in_progress_segment(output: &Arc<Output>, file: &str) -> Option<Response> {
+    let (dir, number) = segment_number(file)?;
+    let playlist = match dir {
+        "video" => "video.m3u8",
+        "audio" => "audio.m3u8",
+        _ => return None,
+    };
+    let pos = output.playlist(playlist)?.position?;
+    if pos.ended || number != pos.open_segment {
+        return None;
+    }
+    let content_type = if dir == "video" {
+        "video/mp4"
+    } else {
+        "audio/mp4"
+    };
+    let progress = Progress {
+        output: output.clone(),
+        dir: dir.to_owned(),
+        number,
+        next_part: 0,
+        sent: 0,
+        done: false,
+        changed: output.subscribe(),
+        tick: ticker(),
+        last_progress: Instant::now(),
+        limit: std::time::Duration::from_secs(3 * u64::from(pos.target.max(1))),
+    };
+    let body =
+        axum::body::Body::from_stream(futures_util::stream::unfold(progress, Progress::next));
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                // The bytes are the segment's, as it will be: cacheable once whole.
+                (header::CACHE_CONTROL, MEDIA_CACHE),
+            ],
+            body,
+        )
+            .into_response(),
+    )
 }
 
 /// One shared clock for every blocked request's deadline.

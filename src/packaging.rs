@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::warn;
 use weir_flv::{DemuxEvent, TrackKind};
-use weir_packager::dash::{live_mpd, write_mpd, LiveState, MpdSettings};
+use weir_packager::dash::{live_mpd, write_mpd, LiveState, LowLatencyDash, MpdSettings};
 use weir_packager::hls::{write_media, write_multivariant};
 use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant, LowLatency};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
@@ -39,6 +39,9 @@ impl Packaging {
             // front keeps working: dash.js and Shaka resolve it against the MPD.
             time_url: "../../time".to_owned(),
             head_url: MPD_NAME.to_owned(),
+            low_latency: config.low_latency.then_some(LowLatencyDash {
+                chunk: config.part_duration,
+            }),
         };
         Packaging {
             packager: StreamPackager::new(config),
@@ -81,8 +84,10 @@ impl Packaging {
     fn publish(&mut self) -> usize {
         let mut changed = self.packager.is_ended();
         // The MPD lists whole segments: parts alone leave it (and its
-        // publishTime) as it was.
+        // publishTime) as it was, except in LL-DASH, where it lists the
+        // segment in progress.
         let mut mpd_changed = changed;
+        let ll_dash = self.mpd.low_latency.is_some();
         let mut segments = 0;
         let now = Instant::now();
         while let Some(ev) = self.packager.poll_event() {
@@ -99,6 +104,7 @@ impl Packaging {
                     self.output.put(info.uri, bytes, content_type(track));
                 }
                 PackagerEvent::Part { track, info, bytes } => {
+                    mpd_changed |= ll_dash;
                     self.output.put(info.uri, bytes, content_type(track));
                 }
                 PackagerEvent::Removed { uri, parts, .. } => {
@@ -126,7 +132,7 @@ impl Packaging {
         let video = self.packager.track(TrackKind::Video);
         let audio = self.packager.track(TrackKind::Audio);
         let low_latency = self.packager.config().low_latency.then(|| LowLatency {
-            part_target: self.packager.config().part_target,
+            part_target: self.packager.config().part_target(),
         });
         for (view, other) in [
             (video.as_ref(), audio.as_ref()),

@@ -7,8 +7,9 @@ use weir_flv::TrackKind;
 use std::time::Duration;
 
 use crate::hls::{
-    AudioRendition, MapRef, MediaDuration, MediaPlaylist, Multivariant, Part, PartialSegment,
-    PreloadHint, PreloadHintKind, RenditionReport, Segment, ServerControl, VideoVariant,
+    nonconforming_part, AudioRendition, MapRef, MediaDuration, MediaPlaylist, Multivariant, Part,
+    PartialSegment, PreloadHint, PreloadHintKind, RenditionReport, Segment, ServerControl,
+    VideoVariant,
 };
 use crate::stream::{PartInfo, TrackView};
 
@@ -70,15 +71,22 @@ pub fn media_playlist(
     };
     let target = Duration::from_secs(u64::from(target_duration.max(1)));
     // Parts are listed for the last three target durations (LLHLS-06).
+    // Parts that cannot meet LLHLS-01 (a frame longer than PART-TARGET, or a
+    // long frame that forced a part to close early) are not listed: players
+    // fetch that segment whole instead of the playlist failing.
+    let part_target = millis(ll.part_target);
     let mut recent = Duration::ZERO;
     for (segment, info) in playlist.segments.iter_mut().zip(&view.segments).rev() {
         if recent >= target * 3 {
             break;
         }
         recent += segment.duration.to_std();
-        segment.parts = info.parts.iter().map(part).collect();
+        let parts: Vec<Part> = info.parts.iter().map(part).collect();
+        if nonconforming_part(part_target, &parts, true).is_none() {
+            segment.parts = parts;
+        }
     }
-    playlist.part_target = Some(millis(ll.part_target));
+    playlist.part_target = Some(part_target);
     playlist.server_control = Some(ServerControl {
         can_block_reload: true,
         can_skip_until: Some(millis(target * 6)),
@@ -89,14 +97,18 @@ pub fn media_playlist(
         let next_number = view.media_sequence + view.segments.len() as u64;
         let (number, next_index) = match &view.open {
             Some(open) => {
-                playlist.partial_segment = Some(PartialSegment {
-                    map: MapRef {
-                        uri: open.init_uri.clone(),
-                    },
-                    discontinuity: open.discontinuity,
-                    program_date_time: Some(open.program_date_time),
-                    parts: open.parts.iter().map(part).collect(),
-                });
+                let parts: Vec<Part> = open.parts.iter().map(part).collect();
+                // A frame longer than PART-TARGET: hint the next part only.
+                if nonconforming_part(part_target, &parts, false).is_none() {
+                    playlist.partial_segment = Some(PartialSegment {
+                        map: MapRef {
+                            uri: open.init_uri.clone(),
+                        },
+                        discontinuity: open.discontinuity,
+                        program_date_time: Some(open.program_date_time),
+                        parts,
+                    });
+                }
                 (open.number, open.parts.len())
             }
             None => (next_number, 0),

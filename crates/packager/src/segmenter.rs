@@ -8,7 +8,10 @@
 //! - audio decode times come from sample counts at the sample-rate timescale,
 //!   not from millisecond timestamps (MP4-SEG-10);
 //! - a segment starts on a sync sample (MP4-SEG-07) and is a sequence of
-//!   chunks no longer than the part target, ready for LL-HLS/LL-DASH later.
+//!   chunks (LL-HLS parts, LL-DASH chunks) cut on a [`PartGrid`] laid from
+//!   the segment's start, so a segment whose length is a multiple of the
+//!   grid step ends with a whole part, not a sliver (hls.js in low-latency
+//!   mode can skip a 20 ms last part and stall).
 //!
 //! Cut decisions belong to the caller ([`TrackSegmenter::push`] takes `cut`):
 //! the stream-level policy cuts video at key frames once the target duration
@@ -45,6 +48,8 @@ pub struct Chunk {
     pub independent: bool,
     /// Its segment follows a discontinuity.
     pub discontinuity: bool,
+    /// DASH Period of its segment.
+    pub period: u64,
 }
 
 impl Chunk {
@@ -84,6 +89,80 @@ pub enum Timing {
     },
 }
 
+/// Where parts end, in track ticks.
+///
+/// Parts end at the first sample boundary at or past each multiple of `step`
+/// from the segment's start (so audio, with 21 ms frames, ends its parts
+/// where video does), within `[floor, limit]`: `limit` is the advertised PART-TARGET and
+/// `floor` its 85 % (LLHLS-01). Only a segment's last part may be shorter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartGrid {
+    step: u64,
+    limit: u64,
+    /// Grid points from here on (the segment's target duration) do not end a
+    /// part: the segment may end at any frame now, and an audio segment
+    /// ends a frame or two after its video cut, so the part runs on to
+    /// `limit` rather than leave those frames as a sliver.
+    stretch_from: u64,
+}
+
+impl PartGrid {
+    /// `step`: the nominal part duration; `limit`: the longest part allowed
+    /// (at least `step`).
+    pub fn new(step: u64, limit: u64) -> Self {
+        let step = step.max(1);
+        PartGrid {
+            step,
+            limit: limit.max(step),
+            stretch_from: u64::MAX,
+        }
+    }
+
+    /// Let the part that reaches `segment_target` (ticks from the segment's
+    /// start) run on to the limit (see `stretch_from`).
+    pub fn stretch_from(mut self, segment_target: u64) -> Self {
+        self.stretch_from = segment_target;
+        self
+    }
+
+    /// Grid with a limit of `step` itself (every part at most `step`).
+    pub fn exact(step: u64) -> Self {
+        Self::new(step, step)
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    fn floor(&self) -> u64 {
+        self.limit.saturating_mul(85).div_ceil(100)
+    }
+
+    /// Whether a part that starts at `part_start` (relative to its
+    /// segment's start) and lasts `len` ticks is closed before a sample of
+    /// `duration` ticks.
+    fn closes_before(&self, part_start: u64, len: u64, duration: u64) -> bool {
+        if len.saturating_add(duration) > self.limit {
+            return true;
+        }
+        if len < self.floor() {
+            return false;
+        }
+        // The grid point this part aims at: the one after the grid point
+        // nearest its start (a start rounded early or late by a frame keeps
+        // its slot instead of drifting).
+        let slot = (part_start + self.step / 2) / self.step + 1;
+        let boundary = slot.saturating_mul(self.step);
+        if boundary >= self.stretch_from {
+            return false;
+        }
+        // A sample that starts before the grid point stays in this part: an
+        // audio segment ends up to a frame past its video cut, and that
+        // frame must not become a part of its own.
+        part_start + len >= boundary
+    }
+}
+
 #[derive(Debug)]
 struct Pending {
     decode_time: u64,
@@ -100,7 +179,7 @@ struct Pending {
 pub struct TrackSegmenter {
     timescale: u32,
     timing: Timing,
-    part_target: u64,
+    parts: PartGrid,
     pending: Option<Pending>,
     /// Samples of the chunk being built.
     chunk: Vec<Sample>,
@@ -120,12 +199,12 @@ pub struct TrackSegmenter {
 }
 
 impl TrackSegmenter {
-    /// `part_target_ticks`: the longest chunk (LL-HLS PART-TARGET) in track ticks.
-    pub fn new(timescale: u32, timing: Timing, part_target_ticks: u64) -> Self {
+    /// `parts`: how segments are divided into chunks, in track ticks.
+    pub fn new(timescale: u32, timing: Timing, parts: PartGrid) -> Self {
         TrackSegmenter {
             timescale: timescale.max(1),
             timing,
-            part_target: part_target_ticks.max(1),
+            parts,
             pending: None,
             chunk: Vec::new(),
             chunk_index: 0,
@@ -213,6 +292,13 @@ impl TrackSegmenter {
         self.out.pop_front()
     }
 
+    /// The decode time, in ms on the track timeline, that a frame pushed now
+    /// with `dts_ms` would get.
+    pub fn decode_time_ms(&self, dts_ms: i64, discontinuity: bool) -> i64 {
+        let ticks = self.decode_time_for(dts_ms, discontinuity);
+        i64::try_from(u128::from(ticks) * 1000 / u128::from(self.timescale)).unwrap_or(i64::MAX)
+    }
+
     fn decode_time_for(&self, dts_ms: i64, discontinuity: bool) -> u64 {
         let from_ts = self.ms_to_ticks(dts_ms);
         let Some(prev) = &self.pending else {
@@ -244,9 +330,15 @@ impl TrackSegmenter {
             self.close_segment();
             self.open_segment(p.decode_time, p.discontinuity, p.period);
         }
-        let chunk_len: u64 = self.chunk.iter().map(|s| u64::from(s.duration)).sum();
-        if !self.chunk.is_empty() && chunk_len + u64::from(duration) > self.part_target {
-            self.close_chunk();
+        if let (Some(first), Some(start)) = (self.chunk.first(), self.segment_start) {
+            let len: u64 = self.chunk.iter().map(|s| u64::from(s.duration)).sum();
+            let part_start = first.decode_time.saturating_sub(start);
+            if self
+                .parts
+                .closes_before(part_start, len, u64::from(duration))
+            {
+                self.close_chunk();
+            }
         }
         self.committed_end = p.decode_time + u64::from(duration);
         self.chunk.push(Sample {
@@ -279,6 +371,7 @@ impl TrackSegmenter {
             samples,
             independent,
             discontinuity: self.segment_discontinuity,
+            period: self.segment_period,
         }));
         self.chunk_index += 1;
     }
@@ -359,7 +452,11 @@ mod tests {
     }
 
     fn publish_video(frames: i64, gop: i64, target_ms: i64, part_ticks: u64) -> Vec<Output> {
-        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, part_ticks);
+        let mut s = TrackSegmenter::new(
+            VIDEO_TS,
+            Timing::FromTimestamps,
+            PartGrid::exact(part_ticks),
+        );
         let policy = CutPolicy { target_ms };
         let mut seg_start = None;
         for n in 0..frames {
@@ -428,7 +525,7 @@ mod tests {
     #[test]
     fn ntsc_29_97_keeps_exact_durations_from_millisecond_timestamps() {
         // 29.97 fps arrives as 33/34/33 ms steps; 60-frame GOPs last 2002 ms.
-        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, 90_000);
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, PartGrid::exact(90_000));
         let policy = CutPolicy { target_ms: 2000 };
         let mut start = None;
         for n in 0..600i64 {
@@ -470,6 +567,125 @@ mod tests {
         assert_eq!(per_segment, 180_000);
     }
 
+    /// Pushes `frames` frames of `frame_ms(n)`, cutting at `cut(n)`; returns
+    /// the parts' durations per segment.
+    fn parts_per_segment(
+        timescale: u32,
+        timing: Timing,
+        grid: PartGrid,
+        frames: i64,
+        frame_ms: impl Fn(i64) -> i64,
+        cut: impl Fn(i64) -> bool,
+    ) -> Vec<Vec<u64>> {
+        let mut s = TrackSegmenter::new(timescale, timing, grid);
+        for n in 0..frames {
+            let t = frame_ms(n);
+            s.push(t, t, cut(n), Bytes::from_static(&[0]), cut(n), false);
+        }
+        s.flush(1024);
+        let out = drain(&mut s);
+        let mut segs: Vec<Vec<u64>> = Vec::new();
+        for c in chunks(&out) {
+            if c.index == 0 {
+                segs.push(Vec::new());
+            }
+            if let Some(last) = segs.last_mut() {
+                last.push(c.duration());
+            }
+        }
+        segs.pop(); // the flushed, incomplete last segment
+        segs
+    }
+
+    /// A 0.5 s grid with PART-TARGET 0.55 s: the grid the packager uses.
+    fn grid(timescale: u32) -> PartGrid {
+        PartGrid::new(u64::from(timescale) / 2, u64::from(timescale) * 55 / 100)
+    }
+
+    fn assert_parts_llhls_01(segs: &[Vec<u64>], grid: PartGrid, what: &str) {
+        assert!(!segs.is_empty());
+        for (i, parts) in segs.iter().enumerate() {
+            for (j, d) in parts.iter().enumerate() {
+                assert!(
+                    *d <= grid.limit(),
+                    "{what}: segment {i} part {j} {d} > limit"
+                );
+                // LLHLS-01: 85 % of PART-TARGET except the last part; the
+                // grid keeps the last one whole too (no sliver).
+                assert!(
+                    *d >= grid.floor(),
+                    "{what}: segment {i} part {j} {d} below 85 % ({parts:?})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn video_parts_follow_the_grid_and_end_whole_llhls_01() {
+        // 30 fps (33/34 ms), 29.97 fps, 25 fps and 60 fps, 2 s GOPs.
+        for (fps_num, fps_den, gop) in [(30, 1, 60), (30_000, 1001, 60), (25, 1, 50), (60, 1, 120)]
+        {
+            let g = grid(VIDEO_TS);
+            let segs = parts_per_segment(
+                VIDEO_TS,
+                Timing::FromTimestamps,
+                g,
+                gop * 6,
+                |n| (n * 1000 * fps_den + fps_num / 2) / fps_num,
+                |n| n % gop == 0,
+            );
+            assert_eq!(segs.len(), 5);
+            for parts in &segs {
+                assert_eq!(parts.len(), 4, "{fps_num}/{fps_den}: {parts:?}");
+            }
+            assert_parts_llhls_01(&segs, g, &format!("{fps_num}/{fps_den} fps"));
+        }
+    }
+
+    #[test]
+    fn audio_parts_end_near_the_video_cut_not_in_a_one_frame_sliver() {
+        // AAC frames (21.3 ms at 48 kHz, 23.2 ms at 44.1 kHz) cut where 2 s
+        // video segments start: greedy filling left a 1–2 frame last part.
+        for rate in [48_000u32, 44_100] {
+            let frame_ms = |n: i64| (n * 1024 * 1000 + i64::from(rate) / 2) / i64::from(rate);
+            let cut_every_2s = |n: i64| n == 0 || frame_ms(n) / 2000 != frame_ms(n - 1) / 2000;
+            let g = grid(rate);
+            let segs = parts_per_segment(
+                rate,
+                Timing::FrameCount {
+                    ticks_per_frame: 1024,
+                    max_drift_ms: 50,
+                },
+                g,
+                i64::from(rate) * 12 / 1024,
+                frame_ms,
+                cut_every_2s,
+            );
+            assert!(segs.len() >= 4);
+            for parts in &segs {
+                assert_eq!(parts.len(), 4, "{rate}: {parts:?}");
+            }
+            assert_parts_llhls_01(&segs, g, &format!("AAC {rate}"));
+        }
+    }
+
+    #[test]
+    fn part_grid_restarts_at_each_segment() {
+        // 1.2 s segments on a 0.5 s grid: 0.5 + 0.5 + a 0.2 s last part, every time.
+        let g = grid(VIDEO_TS);
+        let segs = parts_per_segment(
+            VIDEO_TS,
+            Timing::FromTimestamps,
+            g,
+            36 * 5,
+            ms_of_frame,
+            |n| n % 36 == 0,
+        );
+        for parts in &segs {
+            assert_eq!(parts, &vec![45_000, 45_000, 18_000]);
+        }
+    }
+
     #[test]
     fn long_gop_makes_long_segments_never_cut_without_keyframe_hls_live_06() {
         let out = publish_video(900, 300, 2000, 90_000);
@@ -501,7 +717,7 @@ mod tests {
                 ticks_per_frame: 1024,
                 max_drift_ms: 50,
             },
-            44_100,
+            PartGrid::exact(44_100),
         );
         let policy = CutPolicy { target_ms: 2000 };
         let mut start = None;
@@ -532,7 +748,7 @@ mod tests {
                 ticks_per_frame: 1024,
                 max_drift_ms: 50,
             },
-            48_000,
+            PartGrid::exact(48_000),
         );
         for n in 0..10i64 {
             s.push(
@@ -559,7 +775,7 @@ mod tests {
 
     #[test]
     fn negative_composition_offsets_are_kept_mp4_seg_08() {
-        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, 90_000);
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, PartGrid::exact(90_000));
         s.push(100, 80, true, Bytes::from_static(&[1]), true, false);
         s.push(133, 133, false, Bytes::from_static(&[1]), false, false);
         s.flush(3000);
@@ -569,7 +785,7 @@ mod tests {
 
     #[test]
     fn discontinuity_is_reported_on_the_segment_that_follows_it() {
-        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, 90_000);
+        let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, PartGrid::exact(90_000));
         s.push(0, 0, true, Bytes::from_static(&[1]), true, false);
         s.push(33, 33, false, Bytes::from_static(&[1]), false, false);
         s.push(67, 67, true, Bytes::from_static(&[1]), true, true);
@@ -596,7 +812,7 @@ mod tests {
             part_ms in 100u64..2000,
         ) {
             let part = part_ms * 90;
-            let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, part);
+            let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, PartGrid::exact(part));
             let policy = CutPolicy { target_ms };
             let mut dts = 1_000_000i64;
             let mut start = None;

@@ -13,15 +13,17 @@ use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig
 
 use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
 use crate::dash::{MediaTime, PeriodClock, Verdict};
-use crate::segmenter::{Chunk, CutPolicy, Output, Timing, TrackSegmenter};
+use crate::segmenter::{Chunk, CutPolicy, Output, PartGrid, Timing, TrackSegmenter};
 
 /// Packaging settings.
 #[derive(Clone, Debug)]
 pub struct PackagerConfig {
     /// Target segment duration; a longer GOP makes longer segments (HLS-LIVE-06).
     pub target_duration: Duration,
-    /// Longest CMAF chunk (future LL-HLS part target).
-    pub part_target: Duration,
+    /// Nominal CMAF chunk (LL-HLS part) duration: parts end on this grid
+    /// from each segment's start. PART-TARGET is 10 % above it
+    /// ([`part_target`](Self::part_target)).
+    pub part_duration: Duration,
     /// Segments listed in each media playlist.
     pub window: usize,
     /// Drift between the publisher's media clock and the wall clock past
@@ -31,11 +33,27 @@ pub struct PackagerConfig {
     pub low_latency: bool,
 }
 
+impl PackagerConfig {
+    /// PART-TARGET, the longest part: the nominal duration plus 10 %, so a
+    /// part can end on the first frame past its grid point (a 21–23 ms AAC
+    /// frame, a 33/34 ms video frame), an audio segment's last part can take
+    /// the half frame by which audio may overshoot the video cut, and parts
+    /// stay within 85–100 % of it (LLHLS-01).
+    pub fn part_target(&self) -> Duration {
+        let ms = self
+            .part_duration
+            .as_millis()
+            .saturating_mul(11)
+            .div_ceil(10);
+        Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+}
+
 impl Default for PackagerConfig {
     fn default() -> Self {
         PackagerConfig {
             target_duration: Duration::from_secs(2),
-            part_target: Duration::from_millis(500),
+            part_duration: Duration::from_millis(500),
             window: 6,
             drift_threshold: Duration::from_millis(500),
             low_latency: true,
@@ -86,6 +104,11 @@ pub struct PartInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenSegment {
     pub number: u64,
+    /// Decode time of its first sample, in `timescale` ticks.
+    pub base_decode_time: u64,
+    pub timescale: u32,
+    /// DASH Period it belongs to.
+    pub period: u64,
     pub init_uri: String,
     pub discontinuity: bool,
     pub program_date_time: SystemTime,
@@ -189,6 +212,8 @@ struct Track {
     open_parts: Vec<PartInfo>,
     open_discontinuity: bool,
     open_pdt: SystemTime,
+    open_base: u64,
+    open_period: u64,
     next_number: u64,
     fragment_sequence: u32,
     window: VecDeque<SegmentInfo>,
@@ -382,6 +407,9 @@ impl StreamPackager {
             segments: t.window.iter().cloned().collect(),
             open: (!t.open_parts.is_empty()).then(|| OpenSegment {
                 number: t.next_number,
+                base_decode_time: t.open_base,
+                timescale: t.timescale,
+                period: t.open_period,
                 init_uri: t.init_uri.clone(),
                 discontinuity: t.open_discontinuity,
                 program_date_time: t.open_pdt,
@@ -533,9 +561,17 @@ impl StreamPackager {
         video: Option<VideoParams>,
         audio: Option<AudioParams>,
     ) -> Result<(), PackagerError> {
-        let part_ticks = (self.config.part_target.as_millis() as u64)
-            .saturating_mul(u64::from(timescale))
-            / 1000;
+        let ticks = |d: Duration| {
+            u64::try_from(d.as_millis())
+                .unwrap_or(u64::MAX)
+                .saturating_mul(u64::from(timescale))
+                / 1000
+        };
+        let parts = PartGrid::new(
+            ticks(self.config.part_duration),
+            ticks(self.config.part_target()),
+        )
+        .stretch_from(ticks(self.config.target_duration));
         let prefix = track_dir(kind);
         let existing = self.track_mut(kind);
         if let Some(t) = existing {
@@ -583,7 +619,7 @@ impl StreamPackager {
             seg: {
                 // Until its next cut, a new configuration stays in the
                 // Period the track is in.
-                let mut seg = TrackSegmenter::new(timescale, timing, part_ticks.max(1));
+                let mut seg = TrackSegmenter::new(timescale, timing, parts);
                 seg.set_period(match kind {
                     TrackKind::Audio if self.video.is_some() => self.audio_period,
                     _ => self.period,
@@ -601,6 +637,8 @@ impl StreamPackager {
             open_parts: Vec::new(),
             open_discontinuity: false,
             open_pdt: SystemTime::UNIX_EPOCH,
+            open_base: 0,
+            open_period: 0,
             next_number,
             fragment_sequence,
             window,
@@ -692,8 +730,17 @@ impl StreamPackager {
                     if cut {
                         self.audio_period = self.period;
                     }
+                    // Cut at the frame whose decode time (counted in samples,
+                    // which runs up to a frame and a half from the rounded
+                    // millisecond timestamps) is nearest the video cut, so
+                    // audio segments match video's within half a frame and
+                    // their last part does not spill into a sliver.
+                    let reach_ms = self.audio.as_ref().map_or(f.dts_ms, |t| {
+                        t.seg.decode_time_ms(f.dts_ms, f.discontinuity)
+                            + i64::from(t.default_duration) * 500 / i64::from(t.timescale.max(1))
+                    });
                     while let Some(&(_, period)) =
-                        self.audio_cuts.front().filter(|(t, _)| *t <= f.dts_ms)
+                        self.audio_cuts.front().filter(|(t, _)| *t <= reach_ms)
                     {
                         self.audio_cuts.pop_front();
                         self.audio_period = period;
@@ -758,6 +805,8 @@ impl StreamPackager {
                             as i64;
                         t.open_pdt = program_date_time(anchors, start_ms);
                         t.open_discontinuity = chunk.discontinuity;
+                        t.open_base = chunk.base_decode_time;
+                        t.open_period = chunk.period;
                     }
                     let (info, bytes) = t.write_chunk(&chunk)?;
                     t.open_parts.push(info.clone());

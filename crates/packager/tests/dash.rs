@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use weir_flv::{Demuxer, TrackKind};
-use weir_packager::dash::{live_mpd, write_mpd, LiveState, Mpd, MpdSettings, UTC_HTTP_ISO};
+use weir_packager::dash::{
+    live_mpd, write_mpd, LiveState, LowLatencyDash, Mpd, MpdSettings, UTC_HTTP_ISO,
+};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
 
 use boxes_support::{find_box, read_flv, FIXTURE};
@@ -31,6 +33,8 @@ struct Scenario {
     reconnect: Option<(u32, Duration)>,
     audio_only: bool,
     video_only: bool,
+    /// LL-DASH (DASH-LL-01), with LL-HLS parts.
+    low_latency: bool,
 }
 
 struct Update {
@@ -50,11 +54,14 @@ fn base() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
-fn settings() -> MpdSettings {
+fn settings(low_latency: bool) -> MpdSettings {
     MpdSettings {
         window: 4,
         time_url: "../../time".into(),
         head_url: "index.mpd".into(),
+        low_latency: low_latency.then_some(LowLatencyDash {
+            chunk: Duration::from_millis(500),
+        }),
     }
 }
 
@@ -71,7 +78,7 @@ fn render(p: &mut StreamPackager, now: SystemTime) -> Option<Update> {
         ended: p.is_ended(),
         now,
     };
-    let mpd = live_mpd(&state, &settings())?;
+    let mpd = live_mpd(&state, &settings(p.config().low_latency))?;
     let xml = write_mpd(&mpd).expect("MPD renders");
     let parsed = dash_mpd_core::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
     Some(Update {
@@ -87,10 +94,10 @@ fn run(s: Scenario) -> Run {
     let mut demux = Demuxer::default();
     let mut p = StreamPackager::new(PackagerConfig {
         target_duration: Duration::from_secs(1),
-        part_target: Duration::from_millis(500),
+        part_duration: Duration::from_millis(500),
         window: 4,
         drift_threshold: Duration::from_millis(500),
-        low_latency: false,
+        low_latency: s.low_latency,
     });
     let mut updates = Vec::new();
     let mut files = HashMap::new();
@@ -134,7 +141,10 @@ fn run(s: Scenario) -> Run {
                     PackagerEvent::Segment { info, bytes, .. } => {
                         files.insert(info.uri, bytes);
                     }
-                    PackagerEvent::Part { .. } | PackagerEvent::Removed { .. } => {}
+                    PackagerEvent::Part { info, bytes, .. } => {
+                        files.insert(info.uri, bytes);
+                    }
+                    PackagerEvent::Removed { .. } => {}
                 }
             }
             if changed {
@@ -476,4 +486,106 @@ fn the_same_state_renders_the_same_bytes() {
     let xb: Vec<&str> = b.updates.iter().map(|u| u.xml.as_str()).collect();
     assert_eq!(xa, xb);
     insta::assert_snapshot!("mpd_two_passes_ended", a.updates.last().unwrap().xml);
+}
+
+/// DASH-LL-01: with low latency, the segment in progress is listed from its
+/// first chunk with a predicted duration (later corrected to the real one),
+/// the template says how early segments may be fetched
+/// (availabilityTimeOffset = segment − chunk, availabilityTimeComplete
+/// false), and the MPD carries ServiceDescription latency targets and a
+/// ProducerReferenceTime on the MPD's own clock; dash-mpd-core parses it.
+#[test]
+fn low_latency_lists_the_segment_in_progress_dash_ll_01() {
+    let r = run(Scenario {
+        passes: 8,
+        wall_per_media: 1.0,
+        low_latency: true,
+        ..Default::default()
+    });
+    let live: Vec<&Update> = r
+        .updates
+        .iter()
+        .filter(|u| u.mpd.minimum_update_period.is_some())
+        .collect();
+    assert!(live.len() > 20);
+    let mut listed_early = 0;
+    for u in &live {
+        assert_eq!(
+            u.mpd.minimum_update_period,
+            Some(Duration::from_millis(500))
+        );
+        let sd = u.mpd.service_description.expect("ServiceDescription");
+        assert_eq!(sd.latency_target, Duration::from_millis(1500));
+        assert!(sd.latency_min < sd.latency_target && sd.latency_target < sd.latency_max);
+        assert!(
+            u.xml.contains(r#"availabilityTimeOffset="0.5""#),
+            "{}",
+            u.xml
+        );
+        assert!(u.xml.contains(r#"availabilityTimeComplete="false""#));
+        assert!(
+            u.xml.contains(r#"<Latency referenceId="0" target="1500""#),
+            "{}",
+            u.xml
+        );
+        for p in &u.mpd.periods {
+            for a in &p.adaptation_sets {
+                let t = &a.representation.template;
+                let prt = a
+                    .producer_reference_time
+                    .as_ref()
+                    .expect("ProducerReferenceTime");
+                // On the MPD's timeline: AST + Period@start + (t − PTO).
+                let first = t.timeline[0];
+                assert_eq!(prt.presentation_time, first.t);
+                let offset = (first.t - t.presentation_time_offset) as f64 / f64::from(t.timescale);
+                let expect =
+                    u.mpd.availability_start_time + p.start + Duration::from_secs_f64(offset);
+                let skew = prt
+                    .wall_clock_time
+                    .duration_since(expect)
+                    .unwrap_or_else(|e| e.duration());
+                assert!(skew < Duration::from_millis(2), "{skew:?}");
+                // The timeline is continuous: the entry for the segment in
+                // progress starts where the last complete one ends.
+                for w in t.timeline.windows(2) {
+                    assert_eq!(w[1].t, w[0].t + w[0].d, "{}", u.xml);
+                }
+                let last = t.start_number + t.timeline.len() as u64 - 1;
+                let uri = t.media.replace("$Number$", &last.to_string());
+                if !r.files.contains_key(&uri) {
+                    continue;
+                }
+                // Listed before it was complete? Its first part existed.
+                let dir = uri.split('/').next().unwrap();
+                assert!(r.files.contains_key(&format!("{dir}/part-{last}.0.m4s")));
+            }
+            let parsed = &u.parsed;
+            assert!(!parsed.periods.is_empty());
+        }
+        // The newest listed segment: its availability (end − ato) is about
+        // now (its first chunk is made), and mostly it is not complete yet
+        // (its end, the non-LL availability, is still ahead).
+        let ato = Duration::from_millis(500);
+        let newest_end = availability(&u.mpd)
+            .into_iter()
+            .map(|(_, at)| at)
+            .max()
+            .unwrap();
+        if newest_end > u.now + Duration::from_millis(100) {
+            listed_early += 1;
+        }
+        let available = newest_end - ato;
+        assert!(
+            available.duration_since(u.now).unwrap_or_default() < Duration::from_millis(600),
+            "listed {:?} before its first chunk",
+            available.duration_since(u.now)
+        );
+    }
+    // Most updates list a segment before it is complete.
+    assert!(
+        listed_early * 2 > live.len(),
+        "{listed_early} of {}",
+        live.len()
+    );
 }

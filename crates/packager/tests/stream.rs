@@ -6,7 +6,7 @@ mod boxes_support;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use weir_flv::{Demuxer, TrackKind};
+use weir_flv::{DemuxEvent, Demuxer, Frame, TrackKind};
 use weir_packager::stream::{PackagerConfig, PackagerEvent, SegmentInfo, StreamPackager};
 
 use boxes_support::{read_flv, FIXTURE};
@@ -18,7 +18,7 @@ fn run(passes: u32, reconnect_after: Option<u32>) -> (StreamPackager, Vec<Packag
     let mut demux = Demuxer::default();
     let mut p = StreamPackager::new(PackagerConfig {
         target_duration: Duration::from_secs(1),
-        part_target: Duration::from_millis(500),
+        part_duration: Duration::from_millis(500),
         window: 3,
         ..PackagerConfig::default()
     });
@@ -134,5 +134,107 @@ fn reconnect_marks_one_discontinuity_that_later_slides_out_hls_live_08() {
         }
         let view = p.track(kind).unwrap();
         assert_eq!(view.discontinuity_sequence, 1, "{kind:?}");
+    }
+}
+
+/// LLHLS-01 with the fixture's decoder configurations and a continuous
+/// publish as ffmpeg's FLV muxer interleaves it (DTS order; 30 fps video
+/// with 1 s GOPs in 33/34 ms steps, 48 kHz AAC from 46 ms on in 21/22 ms
+/// steps), 2 s segments on the default 0.5 s part grid: every part of every
+/// complete segment is within 85–100 % of PART-TARGET — the last one too, so
+/// no 1-frame sliver that hls.js can skip — and the playlists render.
+#[test]
+fn parts_fill_85_to_100_percent_of_part_target_on_both_tracks_llhls_01() {
+    let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
+    let mut demux = Demuxer::default();
+    let mut p = StreamPackager::new(PackagerConfig::default());
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut events = Vec::new();
+    // Sequence headers and one key frame's payload from the fixture.
+    let mut key = None;
+    let mut inter = None;
+    let mut aac = None;
+    for t in &tags {
+        let r = match t.tag_type {
+            9 => demux.push_video(t.timestamp_ms, t.body.clone()),
+            8 => demux.push_audio(t.timestamp_ms, t.body.clone()),
+            _ => continue,
+        };
+        match r {
+            Ok(Some(ev @ (DemuxEvent::VideoConfig { .. } | DemuxEvent::AudioConfig { .. }))) => {
+                p.push(&ev, now).unwrap()
+            }
+            Ok(Some(DemuxEvent::Frame(f))) => match f.track {
+                TrackKind::Video if f.keyframe => key = key.or(Some(f.data)),
+                TrackKind::Video => inter = inter.or(Some(f.data)),
+                TrackKind::Audio => aac = aac.or(Some(f.data)),
+            },
+            _ => {}
+        }
+    }
+    let (key, inter, aac) = (key.unwrap(), inter.unwrap(), aac.unwrap());
+    let video_ms = |n: i64| (n * 1000 + 15) / 30;
+    let audio_ms = |n: i64| 46 + (n * 1024 * 1000 + 24_000) / 48_000;
+    let (mut v, mut a) = (0i64, 0i64);
+    while video_ms(v) < 30_000 {
+        let frame = if audio_ms(a) < video_ms(v) {
+            a += 1;
+            Frame {
+                track: TrackKind::Audio,
+                dts_ms: audio_ms(a - 1),
+                pts_ms: audio_ms(a - 1),
+                keyframe: true,
+                discontinuity: false,
+                data: aac.clone(),
+            }
+        } else {
+            v += 1;
+            let keyframe = (v - 1) % 30 == 0;
+            Frame {
+                track: TrackKind::Video,
+                dts_ms: video_ms(v - 1),
+                pts_ms: video_ms(v - 1),
+                keyframe,
+                discontinuity: false,
+                data: if keyframe { key.clone() } else { inter.clone() },
+            }
+        };
+        p.push(&DemuxEvent::Frame(frame), now).unwrap();
+        events.extend(std::iter::from_fn(|| p.poll_event()));
+    }
+    let target = p.config().part_target();
+    assert_eq!(target, Duration::from_millis(550));
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let segs = segments(&events, kind);
+        assert!(segs.len() >= 13, "{kind:?}: {} segments", segs.len());
+        // The first audio segment starts 46 ms late; the rest are whole.
+        for s in &segs[1..] {
+            let total: u64 = s.parts.iter().map(|p| p.duration).sum();
+            assert_eq!(total, s.duration, "{kind:?} seg {}", s.number);
+            assert_eq!(s.parts.len(), 4, "{kind:?} seg {}: {:?}", s.number, s.parts);
+            for part in &s.parts {
+                let secs = part.duration as f64 / f64::from(part.timescale);
+                let ratio = secs / target.as_secs_f64();
+                assert!(
+                    (0.85..=1.0).contains(&ratio),
+                    "{kind:?} {} lasts {secs:.3} s = {:.0} % of PART-TARGET",
+                    part.uri,
+                    ratio * 100.0
+                );
+            }
+        }
+    }
+    let target_duration = p.target_duration().unwrap();
+    let ll = Some(weir_packager::playlists::LowLatency {
+        part_target: target,
+    });
+    let video = p.track(TrackKind::Video).unwrap();
+    let audio = p.track(TrackKind::Audio).unwrap();
+    for (view, other) in [(&video, &audio), (&audio, &video)] {
+        let playlist =
+            weir_packager::playlists::media_playlist(view, target_duration, false, ll, Some(other));
+        let text = weir_packager::hls::write_media(&playlist).unwrap();
+        assert!(text.contains("#EXT-X-PART-INF:PART-TARGET=0.55"), "{text}");
+        assert!(text.contains("PART-HOLD-BACK=1.65"), "{text}");
     }
 }

@@ -11,10 +11,11 @@ use std::time::{Duration, SystemTime};
 
 use weir_flv::TrackKind;
 
-use super::clock::PeriodClock;
+use super::clock::{MediaTime, PeriodClock};
 use super::mpd::{
-    AdaptationSet, ContentType, MediaAttributes, Mpd, Period, Representation, SegmentTemplate,
-    TimelineEntry, UtcTiming, UTC_HTTP_HEAD, UTC_HTTP_ISO,
+    AdaptationSet, ContentType, MediaAttributes, Mpd, Period, ProducerReferenceTime,
+    Representation, SegmentTemplate, ServiceDescription, TimelineEntry, UtcTiming, UTC_HTTP_HEAD,
+    UTC_HTTP_ISO,
 };
 use crate::stream::{SegmentInfo, TrackView};
 
@@ -27,6 +28,24 @@ pub struct MpdSettings {
     pub time_url: String,
     /// URL whose `Date` header is the fallback clock, relative to the MPD.
     pub head_url: String,
+    /// LL-DASH: list the segment in progress and let players fetch it chunk
+    /// by chunk (DASH-LL-01).
+    pub low_latency: Option<LowLatencyDash>,
+}
+
+/// LL-DASH settings (DASH-LL-01).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowLatencyDash {
+    /// Nominal CMAF chunk duration (the LL-HLS part grid).
+    pub chunk: Duration,
+}
+
+impl LowLatencyDash {
+    /// The latency players are asked to hold: three chunks (as LL-HLS's
+    /// PART-HOLD-BACK), at least one second.
+    pub fn target_latency(&self) -> Duration {
+        (self.chunk * 3).max(Duration::from_secs(1))
+    }
 }
 
 /// One stream's state at one update.
@@ -45,6 +64,7 @@ pub struct LiveState<'a> {
 /// timeline.
 pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
     let ast = state.clock.availability_start()?;
+    let ll = settings.low_latency;
     let reference = state.video.or(state.audio)?;
     let target = Duration::from_secs(u64::from(state.target_duration.max(1)));
     let window = u32::try_from(settings.window.max(1)).unwrap_or(u32::MAX);
@@ -88,12 +108,54 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
             // opens the new Period) is listed up to the change only.
             segments.retain(|s| s.init_uri == first.init_uri);
             let timescale = first.timescale;
+            let mut timeline: Vec<TimelineEntry> = segments
+                .iter()
+                .map(|s| TimelineEntry {
+                    t: s.base_decode_time,
+                    d: s.duration,
+                })
+                .collect();
+            // LL-DASH: the segment in progress is listed as soon as its first
+            // chunk is made, with the duration its predecessor had (or what
+            // it has reached, if longer); later updates correct it. Its
+            // availability (end − availabilityTimeOffset) is then about when
+            // that first chunk was made, and a request gets the chunks made
+            // so far, then each one as it comes.
+            if let (Some(_), Some(open), false) = (ll, &view.open, state.ended) {
+                let last = segments.last().copied().unwrap_or(first);
+                if open.period == index
+                    && open.init_uri == first.init_uri
+                    && open.number == last.number + 1
+                {
+                    let made: u64 = open.parts.iter().map(|p| p.duration).sum();
+                    timeline.push(TimelineEntry {
+                        t: open.base_decode_time,
+                        d: last.duration.max(made),
+                    });
+                }
+            }
+            let pto = anchor.media_start.rescale(timescale);
+            // The wall-clock time of the first listed sample on the MPD's own
+            // timeline (AST + Period@start + media offset), for players that
+            // measure latency from ProducerReferenceTime.
+            let producer_reference_time = ll.map(|_| ProducerReferenceTime {
+                wall_clock_time: ast
+                    + anchor.start
+                    + MediaTime::new(first.base_decode_time, timescale)
+                        .since(MediaTime::new(pto, timescale)),
+                presentation_time: first.base_decode_time,
+                utc_timing: UtcTiming {
+                    scheme: UTC_HTTP_ISO,
+                    value: settings.time_url.clone(),
+                },
+            });
             sets.push(AdaptationSet {
                 id,
                 content_type: match view.kind {
                     TrackKind::Video => ContentType::Video,
                     TrackKind::Audio => ContentType::Audio,
                 },
+                producer_reference_time,
                 representation: Representation {
                     id: kind_name(view.kind).to_owned(),
                     codecs: view.codec.clone(),
@@ -101,17 +163,17 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
                     media: media_attributes(view),
                     template: SegmentTemplate {
                         timescale,
-                        presentation_time_offset: anchor.media_start.rescale(timescale),
+                        presentation_time_offset: pto,
                         initialization: first.init_uri.clone(),
                         media: format!("{}/seg-$Number$.m4s", kind_name(view.kind)),
                         start_number: first.number,
-                        timeline: segments
-                            .iter()
-                            .map(|s| TimelineEntry {
-                                t: s.base_decode_time,
-                                d: s.duration,
-                            })
-                            .collect(),
+                        timeline,
+                        // DASH-LL-01: segment duration − chunk duration.
+                        availability_time_offset: ll.map(|ll| {
+                            target
+                                .saturating_sub(ll.chunk)
+                                .max(Duration::from_millis(1))
+                        }),
                     },
                 },
             });
@@ -127,8 +189,7 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
         // DASH-MPD-12: the last Period ends with its last reference segment.
         if let (Some(last_period), Some(last)) = (periods.last_mut(), reference.segments.last()) {
             if let Some(anchor) = state.clock.period(last.period) {
-                let end =
-                    super::MediaTime::new(last.base_decode_time + last.duration, last.timescale);
+                let end = MediaTime::new(last.base_decode_time + last.duration, last.timescale);
                 last_period.duration = Some(ms_ceil(end.since(anchor.media_start)));
             }
         }
@@ -136,7 +197,22 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
     Some(Mpd {
         availability_start_time: ast,
         publish_time: state.now,
-        minimum_update_period: (!state.ended).then(|| (target / 2).max(Duration::from_millis(500))),
+        // LL-DASH: refreshed every chunk, so the next segment is known
+        // about when its first chunk is made.
+        minimum_update_period: (!state.ended).then(|| match ll {
+            Some(ll) => ll.chunk,
+            None => (target / 2).max(Duration::from_millis(500)),
+        }),
+        service_description: ll.map(|ll| {
+            let target = ll.target_latency();
+            ServiceDescription {
+                latency_target: target,
+                latency_min: ll.chunk * 2,
+                latency_max: target * 3,
+                playback_rate_min_permille: 960,
+                playback_rate_max_permille: 1040,
+            }
+        }),
         time_shift_buffer_depth: tsbd,
         max_segment_duration: ms_ceil(state.longest_segment.max(target)),
         min_buffer_time: target,

@@ -26,9 +26,9 @@ mod live;
 mod mpd;
 
 pub use clock::{MediaTime, PeriodAnchor, PeriodClock, Verdict};
-pub use live::{live_mpd, LiveState, MpdSettings};
+pub use live::{live_mpd, LiveState, LowLatencyDash, MpdSettings};
 pub use mpd::{
     write_mpd, xs_duration, AdaptationSet, ContentType, MediaAttributes, Mpd, MpdError, Period,
-    Representation, SegmentTemplate, TimelineEntry, UtcTiming, AUDIO_CHANNELS_SCHEME, PROFILES,
-    UTC_HTTP_HEAD, UTC_HTTP_ISO,
+    ProducerReferenceTime, Representation, SegmentTemplate, ServiceDescription, TimelineEntry,
+    UtcTiming, AUDIO_CHANNELS_SCHEME, PROFILES, UTC_HTTP_HEAD, UTC_HTTP_ISO,
 };

@@ -33,6 +33,8 @@ pub struct Mpd {
     pub suggested_presentation_delay: Duration,
     pub periods: Vec<Period>,
     pub utc_timing: Vec<UtcTiming>,
+    /// LL-DASH latency targets for the player (DASH-LL-01).
+    pub service_description: Option<ServiceDescription>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +79,7 @@ impl ContentType {
 pub struct AdaptationSet {
     pub id: u32,
     pub content_type: ContentType,
+    pub producer_reference_time: Option<ProducerReferenceTime>,
     pub representation: Representation,
 }
 
@@ -104,6 +107,28 @@ pub enum MediaAttributes {
     },
 }
 
+/// `ServiceDescription`: the latency the service aims at and the playback
+/// rates a player may use to hold it (DASH-LL-01).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceDescription {
+    pub latency_target: Duration,
+    pub latency_min: Duration,
+    pub latency_max: Duration,
+    /// Per mille: 960 = 0.96.
+    pub playback_rate_min_permille: u32,
+    pub playback_rate_max_permille: u32,
+}
+
+/// `ProducerReferenceTime`: the wall-clock time at which the media at
+/// `presentation_time` (ticks of the Representation's timescale) was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerReferenceTime {
+    pub wall_clock_time: SystemTime,
+    pub presentation_time: u64,
+    /// The clock it is on (the MPD's UTCTiming).
+    pub utc_timing: UtcTiming,
+}
+
 /// `SegmentTemplate` with `$Number$` addressing over an explicit
 /// `SegmentTimeline` (DASH-MPD-04): the same files HLS lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +140,9 @@ pub struct SegmentTemplate {
     pub media: String,
     pub start_number: u64,
     pub timeline: Vec<TimelineEntry>,
+    /// LL-DASH: a segment can be requested this long before it ends, and
+    /// is then sent chunk by chunk (`availabilityTimeComplete="false"`).
+    pub availability_time_offset: Option<Duration>,
 }
 
 /// One `S`: a segment's first decode time and duration in ticks, exact.
@@ -174,6 +202,9 @@ pub fn write_mpd(mpd: &Mpd) -> Result<String, MpdError> {
         .with_attribute(("minBufferTime", mbt.as_str()))
         .with_attribute(("suggestedPresentationDelay", spd.as_str()))
         .write_inner_content(|w| {
+            if let Some(sd) = &mpd.service_description {
+                write_service_description(w, sd)?;
+            }
             for p in &mpd.periods {
                 write_period(w, p)?;
             }
@@ -189,6 +220,73 @@ pub fn write_mpd(mpd: &Mpd) -> Result<String, MpdError> {
     bytes.push(b'\n');
     String::from_utf8(bytes)
         .map_err(|e| MpdError::Xml(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// Seconds with up to three decimals: `1.5`, `2`.
+fn decimal_secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        s.to_string()
+    } else {
+        format!("{s}.{}", format!("{frac:03}").trim_end_matches('0'))
+    }
+}
+
+fn permille(v: u32) -> String {
+    decimal_secs(Duration::from_millis(u64::from(v)))
+}
+
+fn write_service_description(w: &mut Writer<Vec<u8>>, sd: &ServiceDescription) -> io::Result<()> {
+    let ms = |d: Duration| d.as_millis().to_string();
+    let (target, min, max) = (
+        ms(sd.latency_target),
+        ms(sd.latency_min),
+        ms(sd.latency_max),
+    );
+    let (rmin, rmax) = (
+        permille(sd.playback_rate_min_permille),
+        permille(sd.playback_rate_max_permille),
+    );
+    w.create_element("ServiceDescription")
+        .with_attribute(("id", "0"))
+        .write_inner_content(|w| {
+            // Latency in milliseconds, measured against ProducerReferenceTime 0.
+            w.create_element("Latency")
+                .with_attribute(("referenceId", "0"))
+                .with_attribute(("target", target.as_str()))
+                .with_attribute(("min", min.as_str()))
+                .with_attribute(("max", max.as_str()))
+                .write_empty()?;
+            w.create_element("PlaybackRate")
+                .with_attribute(("min", rmin.as_str()))
+                .with_attribute(("max", rmax.as_str()))
+                .write_empty()?;
+            Ok::<(), io::Error>(())
+        })?;
+    Ok(())
+}
+
+fn write_producer_reference_time(
+    w: &mut Writer<Vec<u8>>,
+    prt: &ProducerReferenceTime,
+) -> io::Result<()> {
+    let wall = format_program_date_time(prt.wall_clock_time)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "wallClockTime out of range"))?;
+    let pt = prt.presentation_time.to_string();
+    w.create_element("ProducerReferenceTime")
+        .with_attribute(("id", "0"))
+        .with_attribute(("type", "encoder"))
+        .with_attribute(("wallClockTime", wall.as_str()))
+        .with_attribute(("presentationTime", pt.as_str()))
+        .write_inner_content(|w| {
+            w.create_element("UTCTiming")
+                .with_attribute(("schemeIdUri", prt.utc_timing.scheme))
+                .with_attribute(("value", prt.utc_timing.value.as_str()))
+                .write_empty()?;
+            Ok::<(), io::Error>(())
+        })?;
+    Ok(())
 }
 
 fn write_period(w: &mut Writer<Vec<u8>>, p: &Period) -> io::Result<()> {
@@ -226,6 +324,9 @@ fn write_adaptation_set(w: &mut Writer<Vec<u8>>, a: &AdaptationSet) -> io::Resul
         rep = rep.with_attribute(("lang", "und"));
     }
     rep.write_inner_content(|w| {
+        if let Some(prt) = &a.producer_reference_time {
+            write_producer_reference_time(w, prt)?;
+        }
         let mut el = w
             .create_element("Representation")
             .with_attribute(("id", r.id.as_str()))
@@ -282,26 +383,33 @@ fn write_template(w: &mut Writer<Vec<u8>>, t: &SegmentTemplate) -> io::Result<()
     let timescale = t.timescale.to_string();
     let pto = t.presentation_time_offset.to_string();
     let start_number = t.start_number.to_string();
-    w.create_element("SegmentTemplate")
+    let ato = t.availability_time_offset.map(decimal_secs);
+    let mut el = w
+        .create_element("SegmentTemplate")
         .with_attribute(("timescale", timescale.as_str()))
         .with_attribute(("presentationTimeOffset", pto.as_str()))
         .with_attribute(("initialization", t.initialization.as_str()))
         .with_attribute(("media", t.media.as_str()))
-        .with_attribute(("startNumber", start_number.as_str()))
-        .write_inner_content(|w| {
-            w.create_element("SegmentTimeline")
-                .write_inner_content(|w| {
-                    for s in &t.timeline {
-                        let (st, sd) = (s.t.to_string(), s.d.to_string());
-                        w.create_element("S")
-                            .with_attribute(("t", st.as_str()))
-                            .with_attribute(("d", sd.as_str()))
-                            .write_empty()?;
-                    }
-                    Ok::<(), io::Error>(())
-                })?;
-            Ok::<(), io::Error>(())
-        })?;
+        .with_attribute(("startNumber", start_number.as_str()));
+    if let Some(ato) = &ato {
+        el = el
+            .with_attribute(("availabilityTimeOffset", ato.as_str()))
+            .with_attribute(("availabilityTimeComplete", "false"));
+    }
+    el.write_inner_content(|w| {
+        w.create_element("SegmentTimeline")
+            .write_inner_content(|w| {
+                for s in &t.timeline {
+                    let (st, sd) = (s.t.to_string(), s.d.to_string());
+                    w.create_element("S")
+                        .with_attribute(("t", st.as_str()))
+                        .with_attribute(("d", sd.as_str()))
+                        .write_empty()?;
+                }
+                Ok::<(), io::Error>(())
+            })?;
+        Ok::<(), io::Error>(())
+    })?;
     Ok(())
 }
 
@@ -317,5 +425,13 @@ mod tests {
         assert_eq!(xs_duration(Duration::from_millis(12_034)), "PT12.034S");
         assert_eq!(xs_duration(Duration::from_micros(1_999_999)), "PT1.999S");
         assert_eq!(xs_duration(Duration::from_secs(7200)), "PT7200S");
+    }
+
+    #[test]
+    fn decimal_seconds() {
+        assert_eq!(decimal_secs(Duration::from_millis(1500)), "1.5");
+        assert_eq!(decimal_secs(Duration::from_millis(2000)), "2");
+        assert_eq!(decimal_secs(Duration::from_millis(1450)), "1.45");
+        assert_eq!(permille(960), "0.96");
     }
 }

@@ -530,34 +530,47 @@ fn check_low_latency(p: &MediaPlaylist) -> Result<(), HlsError> {
     Ok(())
 }
 
-/// Part durations: never above PART-TARGET; at least 85 % of it except for
-/// INDEPENDENT parts and the last part of a complete segment (LLHLS-01).
-/// The 85 % floor is not applied to the segment in progress, whose last
-/// listed part may turn out to be its final one.
-fn check_parts(p: &MediaPlaylist, parts: &[Part], complete: bool) -> Result<(), HlsError> {
-    let Some(target) = p.part_target.map(|t| t.units()) else {
-        return Ok(());
-    };
+/// Why `parts` break LLHLS-01 against `part_target`, if they do: a part
+/// above PART-TARGET, or under 85 % of it except INDEPENDENT parts and the
+/// last part of a complete segment. The 85 % floor is not applied to the
+/// segment in progress, whose last listed part may turn out to be its final
+/// one.
+pub fn nonconforming_part(
+    part_target: MediaDuration,
+    parts: &[Part],
+    complete: bool,
+) -> Option<String> {
+    let target = part_target.units();
     let floor = target.saturating_mul(85).div_ceil(100);
     let last = parts.len().saturating_sub(1);
-    for (i, part) in parts.iter().enumerate() {
+    parts.iter().enumerate().find_map(|(i, part)| {
         let units = part.duration.units();
         if units > target {
-            return Err(HlsError::low_latency(format!(
+            Some(format!(
                 "part {} DURATION {} above PART-TARGET",
                 part.uri,
                 part.duration.decimal()
-            )));
-        }
-        if complete && i != last && !part.independent && units < floor {
-            return Err(HlsError::low_latency(format!(
+            ))
+        } else if complete && i != last && !part.independent && units < floor {
+            Some(format!(
                 "part {} DURATION {} below 85% of PART-TARGET",
                 part.uri,
                 part.duration.decimal()
-            )));
+            ))
+        } else {
+            None
         }
+    })
+}
+
+fn check_parts(p: &MediaPlaylist, parts: &[Part], complete: bool) -> Result<(), HlsError> {
+    let Some(target) = p.part_target else {
+        return Ok(());
+    };
+    match nonconforming_part(target, parts, complete) {
+        Some(reason) => Err(HlsError::low_latency(reason)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Validates `skip` (LLHLS-09) and returns it as an index.

@@ -40,8 +40,8 @@ mod update;
 
 pub use error::HlsError;
 pub use media::{
-    write_media, MapRef, MediaPlaylist, Part, PartialSegment, PreloadHint, PreloadHintKind,
-    RenditionReport, Segment, ServerControl, DELTA_VERSION, MEDIA_VERSION,
+    nonconforming_part, write_media, MapRef, MediaPlaylist, Part, PartialSegment, PreloadHint,
+    PreloadHintKind, RenditionReport, Segment, ServerControl, DELTA_VERSION, MEDIA_VERSION,
 };
 pub use multivariant::{
     write_multivariant, AudioRendition, Multivariant, VideoVariant, MULTIVARIANT_MEDIA_VERSION,
