@@ -78,8 +78,9 @@ pub struct Cli {
     #[arg(long, env = "WEIR_PART_DURATION", value_name = "SECS")]
     pub part_duration: Option<f64>,
 
-    /// Low-latency HLS: parts, preload hints, blocking reloads, delta
-    /// updates (true or false) [default: false].
+    /// Low-latency HLS and DASH: parts, preload hints, blocking reloads,
+    /// delta updates; the DASH segment in progress sent chunk by chunk
+    /// (true or false) [default: false].
     #[arg(long, env = "WEIR_LOW_LATENCY", value_name = "BOOL")]
     pub low_latency: Option<bool>,
 
@@ -425,8 +426,8 @@ impl Config {
             )?,
             segment_duration,
             part_duration,
-            // Off until parts are balanced: hls.js in low-latency mode can
-            // skip a segment's very short last part and stall (issue 8).
+            // Opt-in: LL asks more of players, caches and the network (a
+            // playlist request per part, held requests, chunked segments).
             low_latency: pick(cli.low_latency, f.low_latency, false).value,
             playlist_window: at_least(
                 "playlist_window",

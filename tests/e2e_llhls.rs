@@ -448,3 +448,182 @@ fn low_latency_off_lists_no_parts_and_never_blocks() {
     assert_eq!(r.status, 200);
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+/// One HTTP/1.1 GET whose body is read as it arrives: the status line and
+/// headers, the de-chunked body, and when (since the request) the first and
+/// the last body byte came.
+struct Timed {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+    first_byte: Duration,
+    last_byte: Duration,
+}
+
+fn timed_get(addr: std::net::SocketAddr, path: &str) -> Timed {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let started = Instant::now();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let mut head_end = None;
+    let (mut first_byte, mut last_byte) = (None, Duration::ZERO);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if head_end.is_none() {
+            head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+        }
+        if let Some(h) = head_end {
+            if raw.len() > h {
+                first_byte.get_or_insert(started.elapsed());
+                last_byte = started.elapsed();
+            }
+        }
+    }
+    let h = head_end.expect("HTTP head");
+    let head = String::from_utf8_lossy(&raw[..h]).to_ascii_lowercase();
+    let status = head[9..12].parse().unwrap();
+    let body = if head.contains("transfer-encoding: chunked") {
+        common::dechunk(&raw[h..]).expect("chunked body")
+    } else {
+        raw[h..].to_vec()
+    };
+    Timed {
+        status,
+        head,
+        body,
+        first_byte: first_byte.unwrap_or_default(),
+        last_byte,
+    }
+}
+
+/// DASH-LL-01 (and case 55 in LL mode), the real ffmpeg publishing: the MPD
+/// carries the LL signalling, lists the segment in progress, and a request
+/// for it is answered at once with the chunks made so far, then the rest as
+/// they are made (chunked transfer), ending with exactly the bytes of the
+/// complete segment; the segment after it stays 404; ffprobe reads the LL MPD.
+#[test]
+fn dash_ll_01_segment_in_progress_is_sent_chunk_by_chunk() {
+    let weir = Weir::start(&["--low-latency", "true"]);
+    let asset = assets::small_av(40);
+    let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("lldash"), true, &[]);
+    live(&weir, "lldash", 3);
+    let mpd = poll_until(LIVE_TIMEOUT, || {
+        let r = weir.http("/live/lldash/index.mpd");
+        (r.status == 200).then(|| r.text())
+    })
+    .expect("MPD");
+    for needle in [
+        r#"minimumUpdatePeriod="PT0.5S""#,
+        r#"availabilityTimeOffset="1.5""#,
+        r#"availabilityTimeComplete="false""#,
+        r#"<ServiceDescription id="0">"#,
+        r#"<Latency referenceId="0" target="1500""#,
+        r#"<PlaybackRate min="0.96" max="1.04"/>"#,
+        r#"<ProducerReferenceTime id="0" type="encoder" wallClockTime=""#,
+    ] {
+        assert!(mpd.contains(needle), "{needle} missing\n{mpd}");
+    }
+    dash_mpd_core::parse(&mpd).unwrap_or_else(|e| panic!("{e}\n{mpd}"));
+
+    // The newest video S is the segment in progress once its first chunk
+    // is made (the LL-HLS playlist says which one is open).
+    let mut checked = 0;
+    for _ in 0..3 {
+        let open = poll_until(Duration::from_secs(5), || {
+            let ll = parse(&weir.http("/live/lldash/video.m3u8").text());
+            let open = ll.media_sequence + ll.segments.len() as u64;
+            // Early in the segment: one or two of its four parts made.
+            (!ll.open_parts.is_empty() && ll.open_parts.len() <= 2).then_some(open)
+        })
+        .expect("a segment in progress");
+        let mpd = weir.http("/live/lldash/index.mpd").text();
+        let listed = mpd_video_numbers(&mpd);
+        assert!(
+            listed.contains(&open),
+            "segment {open} in progress not in the MPD\n{mpd}"
+        );
+        assert!(!listed.contains(&(open + 1)));
+        let path = format!("/live/lldash/video/seg-{open}.m4s");
+        let next = weir.http(&format!("/live/lldash/video/seg-{}.m4s", open + 2));
+        assert_eq!(
+            next.status, 404,
+            "a later segment is not served early (case 55)"
+        );
+        let t = timed_get(weir.http_addr, &path);
+        assert_eq!(t.status, 200, "{}", t.head);
+        assert!(t.head.contains("transfer-encoding: chunked"), "{}", t.head);
+        assert!(t.head.contains("content-type: video/mp4"), "{}", t.head);
+        // The chunks made so far at once; the rest over the segment's remaining
+        // second or so, as each is made.
+        assert!(
+            t.first_byte < Duration::from_millis(200),
+            "first byte after {:?}",
+            t.first_byte
+        );
+        assert!(
+            t.last_byte - t.first_byte > Duration::from_millis(400),
+            "whole segment at once ({:?} → {:?}): not chunk by chunk",
+            t.first_byte,
+            t.last_byte
+        );
+        let whole = weir.http(&path);
+        assert_eq!(whole.status, 200);
+        assert!(whole.header("content-length").is_some());
+        assert_eq!(t.body, whole.body, "chunked body = the complete segment");
+        assert_eq!(&t.body[4..8], b"styp");
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+
+    // A reader of the LL MPD that knows nothing of LL (ffprobe) still gets
+    // both tracks.
+    let out = common::ffprobe(&[
+        "-v",
+        "error",
+        "-show_entries",
+        "stream=codec_name",
+        "-of",
+        "csv=p=0",
+        &weir.http_url("/live/lldash/index.mpd"),
+    ]);
+    assert!(out.contains("h264") && out.contains("aac"), "{out}");
+}
+
+/// `$Number$`s of the video Representation's timeline.
+fn mpd_video_numbers(mpd: &str) -> Vec<u64> {
+    let parsed = dash_mpd_core::parse(mpd).unwrap();
+    let mut out = Vec::new();
+    for p in &parsed.periods {
+        for a in &p.adaptations {
+            if a.contentType.as_deref() != Some("video") {
+                continue;
+            }
+            for r in &a.representations {
+                let Some(t) = r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref()) else {
+                    continue;
+                };
+                let mut n = t.startNumber.unwrap_or(1);
+                if let Some(tl) = &t.SegmentTimeline {
+                    for s in &tl.segments {
+                        for _ in 0..=s.r.unwrap_or(0).max(0) {
+                            out.push(n);
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}

@@ -489,7 +489,7 @@ pub fn http_request(
     })
 }
 
-fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+pub fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let eol = b.windows(2).position(|w| w == b"\r\n")?;
