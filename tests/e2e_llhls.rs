@@ -72,7 +72,7 @@ fn parse(text: &str) -> Ll {
                     .unwrap_or(0.0),
                 independent: attr(line, "INDEPENDENT") == Some("YES"),
             });
-        } else if line.starts_with("#EXT-X-PRELOAD-HINT:") {
+        } else if line.starts_with("#EXT-X-PRELOAD-HINT:TYPE=PART,") {
             ll.hint = attr(line, "URI").map(str::to_owned);
         } else if line.starts_with("#EXT-X-RENDITION-REPORT:") {
             ll.reports.push((

@@ -113,7 +113,16 @@ pub fn media_playlist(
             }
             None => (next_number, 0),
         };
-        playlist.preload_hint = Some(PreloadHint {
+        // The next part's init segment, when it is a new one (a changed
+        // configuration, before the new segment's first part; LLHLS-04).
+        let last_init = view.segments.last().map(|s| s.init_uri.as_str());
+        if view.open.is_none() && last_init.is_some_and(|i| i != view.init_uri) {
+            playlist.preload_hints.push(PreloadHint {
+                kind: PreloadHintKind::Map,
+                uri: view.init_uri.clone(),
+            });
+        }
+        playlist.preload_hints.push(PreloadHint {
             kind: PreloadHintKind::Part,
             uri: format!("{}/part-{number}.{next_index}.m4s", track_dir(view.kind)),
         });
@@ -166,7 +175,7 @@ fn plain_media_playlist(view: &TrackView, target_duration: u32, ended: bool) -> 
         part_target: None,
         server_control: None,
         partial_segment: None,
-        preload_hint: None,
+        preload_hints: Vec::new(),
         rendition_reports: Vec::new(),
         skip: None,
     }

@@ -55,7 +55,7 @@ fn live(target: u32, segments: Vec<Segment>) -> MediaPlaylist {
         part_target: None,
         server_control: None,
         partial_segment: None,
-        preload_hint: None,
+        preload_hints: Vec::new(),
         rendition_reports: Vec::new(),
         skip: None,
     }
@@ -550,10 +550,10 @@ fn low_latency() -> MediaPlaylist {
             part("seg-6.1.m4s", 500, false),
         ],
     });
-    p.preload_hint = Some(PreloadHint {
+    p.preload_hints = vec![PreloadHint {
         kind: PreloadHintKind::Part,
         uri: "seg-6.2.m4s".into(),
-    });
+    }];
     p.rendition_reports = vec![RenditionReport {
         uri: "../audio/index.m3u8".into(),
         last_msn: 6,
@@ -666,7 +666,7 @@ fn low_latency_rules() {
             p.partial_segment = None;
         },
         |p| {
-            p.preload_hint = None;
+            p.preload_hints.clear();
             p.ended = true;
         },
     ];

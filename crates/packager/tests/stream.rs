@@ -137,82 +137,157 @@ fn reconnect_marks_one_discontinuity_that_later_slides_out_hls_live_08() {
     }
 }
 
-/// LLHLS-01 with the fixture's decoder configurations and a continuous
-/// publish as ffmpeg's FLV muxer interleaves it (DTS order; 30 fps video
-/// with 1 s GOPs in 33/34 ms steps, 48 kHz AAC from 46 ms on in 21/22 ms
-/// steps), 2 s segments on the default 0.5 s part grid: every part of every
-/// complete segment is within 85–100 % of PART-TARGET — the last one too, so
-/// no 1-frame sliver that hls.js can skip — and the playlists render.
-#[test]
-fn parts_fill_85_to_100_percent_of_part_target_on_both_tracks_llhls_01() {
-    let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
-    let mut demux = Demuxer::default();
-    let mut p = StreamPackager::new(PackagerConfig::default());
-    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let mut events = Vec::new();
-    // Sequence headers and one key frame's payload from the fixture.
-    let mut key = None;
-    let mut inter = None;
-    let mut aac = None;
-    for t in &tags {
-        let r = match t.tag_type {
-            9 => demux.push_video(t.timestamp_ms, t.body.clone()),
-            8 => demux.push_audio(t.timestamp_ms, t.body.clone()),
-            _ => continue,
-        };
-        match r {
-            Ok(Some(ev @ (DemuxEvent::VideoConfig { .. } | DemuxEvent::AudioConfig { .. }))) => {
-                p.push(&ev, now).unwrap()
+/// A continuous publish as ffmpeg's FLV muxer interleaves it (DTS order;
+/// 30 fps video with 1 s GOPs in 33/34 ms steps, 48 kHz AAC from 46 ms on in
+/// 21/22 ms steps), with the fixture's decoder configurations and payloads.
+struct Synthetic {
+    p: StreamPackager,
+    events: Vec<PackagerEvent>,
+    video_config: DemuxEvent,
+    key: Bytes,
+    inter: Bytes,
+    aac: Bytes,
+    v: i64,
+    a: i64,
+}
+
+impl Synthetic {
+    fn new(config: PackagerConfig) -> Self {
+        let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
+        let mut demux = Demuxer::default();
+        let mut p = StreamPackager::new(config);
+        let (mut video_config, mut key, mut inter, mut aac) = (None, None, None, None);
+        for t in &tags {
+            let r = match t.tag_type {
+                9 => demux.push_video(t.timestamp_ms, t.body.clone()),
+                8 => demux.push_audio(t.timestamp_ms, t.body.clone()),
+                _ => continue,
+            };
+            match r {
+                Ok(Some(ev @ DemuxEvent::VideoConfig { .. })) => {
+                    p.push(&ev, now()).unwrap();
+                    video_config = Some(ev);
+                }
+                Ok(Some(ev @ DemuxEvent::AudioConfig { .. })) => p.push(&ev, now()).unwrap(),
+                Ok(Some(DemuxEvent::Frame(f))) => match f.track {
+                    TrackKind::Video if f.keyframe => key = key.or(Some(f.data)),
+                    TrackKind::Video => inter = inter.or(Some(f.data)),
+                    TrackKind::Audio => aac = aac.or(Some(f.data)),
+                },
+                _ => {}
             }
-            Ok(Some(DemuxEvent::Frame(f))) => match f.track {
-                TrackKind::Video if f.keyframe => key = key.or(Some(f.data)),
-                TrackKind::Video => inter = inter.or(Some(f.data)),
-                TrackKind::Audio => aac = aac.or(Some(f.data)),
-            },
-            _ => {}
+        }
+        Synthetic {
+            p,
+            events: Vec::new(),
+            video_config: video_config.unwrap(),
+            key: key.unwrap(),
+            inter: inter.unwrap(),
+            aac: aac.unwrap(),
+            v: 0,
+            a: 0,
         }
     }
-    let (key, inter, aac) = (key.unwrap(), inter.unwrap(), aac.unwrap());
-    let video_ms = |n: i64| (n * 1000 + 15) / 30;
-    let audio_ms = |n: i64| 46 + (n * 1024 * 1000 + 24_000) / 48_000;
-    let (mut v, mut a) = (0i64, 0i64);
-    while video_ms(v) < 30_000 {
-        let frame = if audio_ms(a) < video_ms(v) {
-            a += 1;
-            Frame {
-                track: TrackKind::Audio,
-                dts_ms: audio_ms(a - 1),
-                pts_ms: audio_ms(a - 1),
-                keyframe: true,
-                discontinuity: false,
-                data: aac.clone(),
-            }
-        } else {
-            v += 1;
-            let keyframe = (v - 1) % 30 == 0;
-            Frame {
-                track: TrackKind::Video,
-                dts_ms: video_ms(v - 1),
-                pts_ms: video_ms(v - 1),
-                keyframe,
-                discontinuity: false,
-                data: if keyframe { key.clone() } else { inter.clone() },
-            }
-        };
-        p.push(&DemuxEvent::Frame(frame), now).unwrap();
-        events.extend(std::iter::from_fn(|| p.poll_event()));
+
+    fn video_ms(n: i64) -> i64 {
+        (n * 1000 + 15) / 30
     }
-    let target = p.config().part_target();
+
+    fn audio_ms(n: i64) -> i64 {
+        46 + (n * 1024 * 1000 + 24_000) / 48_000
+    }
+
+    /// Publish frames until video reaches `until_ms`.
+    fn run_to(&mut self, until_ms: i64) {
+        while Self::video_ms(self.v) < until_ms {
+            let (a, v) = (self.a, self.v);
+            let frame = if Self::audio_ms(a) < Self::video_ms(v) {
+                self.a += 1;
+                Frame {
+                    track: TrackKind::Audio,
+                    dts_ms: Self::audio_ms(a),
+                    pts_ms: Self::audio_ms(a),
+                    keyframe: true,
+                    discontinuity: false,
+                    data: self.aac.clone(),
+                }
+            } else {
+                self.v += 1;
+                let keyframe = v % 30 == 0;
+                Frame {
+                    track: TrackKind::Video,
+                    dts_ms: Self::video_ms(v),
+                    pts_ms: Self::video_ms(v),
+                    keyframe,
+                    discontinuity: false,
+                    data: if keyframe {
+                        self.key.clone()
+                    } else {
+                        self.inter.clone()
+                    },
+                }
+            };
+            self.push(&DemuxEvent::Frame(frame));
+        }
+    }
+
+    fn push(&mut self, ev: &DemuxEvent) {
+        self.p.push(ev, now()).unwrap();
+        self.events
+            .extend(std::iter::from_fn(|| self.p.poll_event()));
+    }
+
+    /// The low-latency media playlist of `kind`, as written.
+    fn playlist(&mut self, kind: TrackKind) -> String {
+        let target_duration = self.p.target_duration().unwrap();
+        let ll = Some(weir_packager::playlists::LowLatency {
+            part_target: self.p.config().part_target(),
+        });
+        let view = self.p.track(kind).unwrap();
+        let other = match kind {
+            TrackKind::Video => self.p.track(TrackKind::Audio),
+            TrackKind::Audio => self.p.track(TrackKind::Video),
+        };
+        let playlist = weir_packager::playlists::media_playlist(
+            &view,
+            target_duration,
+            false,
+            ll,
+            other.as_ref(),
+        );
+        weir_packager::hls::write_media(&playlist).unwrap()
+    }
+}
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+/// LLHLS-01 on a continuous publish ([`Synthetic`]), 2 s segments on the
+/// default 0.5 s part grid: every part of every complete segment is within
+/// 85–100 % of PART-TARGET — the last one too, so no 1-frame sliver that
+/// hls.js can skip — and the playlists render.
+#[test]
+fn parts_fill_85_to_100_percent_of_part_target_on_both_tracks_llhls_01() {
+    let mut s = Synthetic::new(PackagerConfig::default());
+    s.run_to(30_000);
+    let target = s.p.config().part_target();
     assert_eq!(target, Duration::from_millis(550));
     for kind in [TrackKind::Video, TrackKind::Audio] {
-        let segs = segments(&events, kind);
+        let segs = segments(&s.events, kind);
         assert!(segs.len() >= 13, "{kind:?}: {} segments", segs.len());
         // The first audio segment starts 46 ms late; the rest are whole.
-        for s in &segs[1..] {
-            let total: u64 = s.parts.iter().map(|p| p.duration).sum();
-            assert_eq!(total, s.duration, "{kind:?} seg {}", s.number);
-            assert_eq!(s.parts.len(), 4, "{kind:?} seg {}: {:?}", s.number, s.parts);
-            for part in &s.parts {
+        for seg in &segs[1..] {
+            let total: u64 = seg.parts.iter().map(|p| p.duration).sum();
+            assert_eq!(total, seg.duration, "{kind:?} seg {}", seg.number);
+            assert_eq!(
+                seg.parts.len(),
+                4,
+                "{kind:?} seg {}: {:?}",
+                seg.number,
+                seg.parts
+            );
+            for part in &seg.parts {
                 let secs = part.duration as f64 / f64::from(part.timescale);
                 let ratio = secs / target.as_secs_f64();
                 assert!(
@@ -224,17 +299,48 @@ fn parts_fill_85_to_100_percent_of_part_target_on_both_tracks_llhls_01() {
             }
         }
     }
-    let target_duration = p.target_duration().unwrap();
-    let ll = Some(weir_packager::playlists::LowLatency {
-        part_target: target,
-    });
-    let video = p.track(TrackKind::Video).unwrap();
-    let audio = p.track(TrackKind::Audio).unwrap();
-    for (view, other) in [(&video, &audio), (&audio, &video)] {
-        let playlist =
-            weir_packager::playlists::media_playlist(view, target_duration, false, ll, Some(other));
-        let text = weir_packager::hls::write_media(&playlist).unwrap();
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let text = s.playlist(kind);
         assert!(text.contains("#EXT-X-PART-INF:PART-TARGET=0.55"), "{text}");
         assert!(text.contains("PART-HOLD-BACK=1.65"), "{text}");
     }
+}
+
+/// LLHLS-04: when the next part needs a new init segment (the publisher sent
+/// a new decoder configuration), the playlist hints it with
+/// `EXT-X-PRELOAD-HINT:TYPE=MAP` before the part hint, until the new
+/// segment's first part lists it under its own EXT-X-MAP.
+#[test]
+fn a_new_configuration_is_hinted_with_a_map_preload_hint_llhls_04() {
+    let mut s = Synthetic::new(PackagerConfig::default());
+    s.run_to(6_000);
+    let DemuxEvent::VideoConfig { config, .. } = s.video_config.clone() else {
+        unreachable!()
+    };
+    let weir_flv::VideoConfig::Avc(mut avc) = config else {
+        panic!("AVC fixture")
+    };
+    // Another record: a configuration change as FLV-SEQ-01 sees it.
+    let mut record = avc.record.to_vec();
+    record.push(0);
+    avc.record = Bytes::from(record);
+    s.push(&DemuxEvent::VideoConfig {
+        config: weir_flv::VideoConfig::Avc(avc),
+        changed: true,
+    });
+    let text = s.playlist(TrackKind::Video);
+    let map = "#EXT-X-PRELOAD-HINT:TYPE=MAP,URI=\"video/init-v2.mp4\"";
+    let part = "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=";
+    let (m, p) = (text.find(map), text.find(part));
+    assert!(m.is_some() && p.is_some() && m < p, "{text}");
+    // The audio playlist needs no new init.
+    assert!(!s.playlist(TrackKind::Audio).contains("TYPE=MAP"));
+    // Once the new segment has a part, its EXT-X-MAP names the init.
+    s.run_to(6_600);
+    let text = s.playlist(TrackKind::Video);
+    assert!(!text.contains("TYPE=MAP"), "{text}");
+    assert!(
+        text.contains("#EXT-X-MAP:URI=\"video/init-v2.mp4\""),
+        "{text}"
+    );
 }

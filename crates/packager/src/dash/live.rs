@@ -90,6 +90,8 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
             indices.pop();
         }
     }
+    let newest_period = indices.last().copied();
+    let newest_period = newest_period.as_ref();
     let mut periods = Vec::with_capacity(indices.len());
     for index in indices {
         let Some(anchor) = state.clock.period(index) else {
@@ -115,24 +117,39 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
                     d: s.duration,
                 })
                 .collect();
-            // LL-DASH: the segment in progress is listed as soon as its first
-            // chunk is made, with the duration its predecessor had (or what
-            // it has reached, if longer); later updates correct it. Its
-            // availability (end − availabilityTimeOffset) is then about when
-            // that first chunk was made, and a request gets the chunks made
-            // so far, then each one as it comes.
-            if let (Some(_), Some(open), false) = (ll, &view.open, state.ended) {
+            // LL-DASH: the segment in progress is listed from its start (the
+            // cut that completed its predecessor), with its predecessor's
+            // duration or what it has reached, if longer; later updates
+            // correct it. Its availability (end − availabilityTimeOffset) is
+            // then about when its first chunk is made: a player asks for it
+            // then (a request a little early is held for that chunk), gets
+            // the chunks made so far, then each one as it comes. Listing it
+            // at its start rather than at its first chunk gives players one
+            // MPD refresh of margin.
+            if let (Some(_), false) = (ll, state.ended) {
                 let last = segments.last().copied().unwrap_or(first);
-                if open.period == index
-                    && open.init_uri == first.init_uri
-                    && open.number == last.number + 1
-                {
-                    let made: u64 = open.parts.iter().map(|p| p.duration).sum();
-                    timeline.push(TimelineEntry {
-                        t: open.base_decode_time,
-                        d: last.duration.max(made),
-                    });
-                }
+                let newest_period = Some(&index) == newest_period;
+                let next = match &view.open {
+                    Some(open)
+                        if open.period == index
+                            && open.init_uri == first.init_uri
+                            && open.number == last.number + 1 =>
+                    {
+                        let made: u64 = open.parts.iter().map(|p| p.duration).sum();
+                        Some(TimelineEntry {
+                            t: open.base_decode_time,
+                            d: last.duration.max(made),
+                        })
+                    }
+                    None if newest_period && view.init_uri == first.init_uri => {
+                        Some(TimelineEntry {
+                            t: last.base_decode_time + last.duration,
+                            d: last.duration,
+                        })
+                    }
+                    _ => None,
+                };
+                timeline.extend(next);
             }
             let pto = anchor.media_start.rescale(timescale);
             // The wall-clock time of the first listed sample on the MPD's own

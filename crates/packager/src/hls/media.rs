@@ -52,9 +52,10 @@ pub struct MediaPlaylist {
     /// segment and without an EXTINF (LLHLS-02). Its Media Sequence Number
     /// is `media_sequence + segments.len()`.
     pub partial_segment: Option<PartialSegment>,
-    /// EXT-X-PRELOAD-HINT naming the next part or init segment (LLHLS-04).
-    /// Not allowed once `ended`.
-    pub preload_hint: Option<PreloadHint>,
+    /// EXT-X-PRELOAD-HINTs: the next part, and the init segment it needs
+    /// when that is a new one (LLHLS-04); at most one of each TYPE. Not
+    /// allowed once `ended`.
+    pub preload_hints: Vec<PreloadHint>,
     /// EXT-X-RENDITION-REPORT for every *other* rendition (LLHLS-05).
     pub rendition_reports: Vec<RenditionReport>,
     /// Playlist delta update (LLHLS-09): replace the first `n` of
@@ -361,7 +362,7 @@ pub fn write_media(p: &MediaPlaylist) -> Result<String, HlsError> {
             write_parts(&mut out, &partial.parts)?;
         }
     }
-    if let Some(hint) = &p.preload_hint {
+    for hint in &p.preload_hints {
         let kind = match hint.kind {
             PreloadHintKind::Part => "PART",
             PreloadHintKind::Map => "MAP",
@@ -476,7 +477,17 @@ fn check_low_latency(p: &MediaPlaylist) -> Result<(), HlsError> {
     if any_parts && p.part_target.is_none() {
         return Err(HlsError::low_latency("EXT-X-PART requires PART-TARGET"));
     }
-    if p.ended && p.preload_hint.is_some() {
+    let maps = p
+        .preload_hints
+        .iter()
+        .filter(|h| h.kind == PreloadHintKind::Map)
+        .count();
+    if maps > 1 || p.preload_hints.len().saturating_sub(maps) > 1 {
+        return Err(HlsError::low_latency(
+            "more than one EXT-X-PRELOAD-HINT of a TYPE",
+        ));
+    }
+    if p.ended && !p.preload_hints.is_empty() {
         return Err(HlsError::low_latency(
             "EXT-X-PRELOAD-HINT not allowed with EXT-X-ENDLIST",
         ));
