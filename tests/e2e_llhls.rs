@@ -1,4 +1,5 @@
-//! Low-latency HLS end to end (checklist §4.4 LLHLS-01…11, §8 cases 47–52):
+//! Low-latency HLS and DASH end to end (checklist §4.4 LLHLS-01…11,
+//! DASH-LL-01, §8 cases 47–52), publishing a 1 s-GOP asset:
 //! the real ffmpeg publishes, and the tests read parts, preload hints,
 //! blocking reloads and delta updates over HTTP.
 
@@ -121,7 +122,7 @@ fn live(weir: &Weir, key: &str, min_segments: usize) -> String {
 #[test]
 fn case47_playlist_shape_parts_hints_and_reports() {
     let weir = Weir::start(&["--low-latency", "true"]);
-    let asset = assets::small_av(30);
+    let asset = assets::small_av_gop1s(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("shape"), true, &[]);
     live(&weir, "shape", 3);
     let deadline = Instant::now() + Duration::from_secs(8);
@@ -240,7 +241,7 @@ fn case47_playlist_shape_parts_hints_and_reports() {
 #[test]
 fn case48_blocking_reload_is_answered_when_the_part_is_made() {
     let weir = Weir::start(&["--low-latency", "true"]);
-    let asset = assets::small_av(30);
+    let asset = assets::small_av_gop1s(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("block"), true, &[]);
     live(&weir, "block", 2);
     let mut delays = Vec::new();
@@ -291,7 +292,7 @@ fn case48_blocking_reload_is_answered_when_the_part_is_made() {
 #[test]
 fn case49_directive_errors_and_503() {
     let weir = Weir::start(&["--low-latency", "true"]);
-    let asset = assets::small_av(30);
+    let asset = assets::small_av_gop1s(30);
     let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url("err"), true, &[]);
     let text = live(&weir, "err", 2);
     let ll = parse(&text);
@@ -328,7 +329,7 @@ fn case49_directive_errors_and_503() {
 #[test]
 fn case50_a_preload_hinted_part_is_held_then_sent_whole() {
     let weir = Weir::start(&["--low-latency", "true"]);
-    let asset = assets::small_av(30);
+    let asset = assets::small_av_gop1s(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("hint"), true, &[]);
     live(&weir, "hint", 2);
     let mut holds = Vec::new();
@@ -358,7 +359,7 @@ fn case50_a_preload_hinted_part_is_held_then_sent_whole() {
 #[test]
 fn case51_delta_updates_skip_old_segments() {
     let weir = Weir::start(&["--low-latency", "true", "--playlist-window", "12"]);
-    let asset = assets::small_av(60);
+    let asset = assets::small_av_gop1s(60);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("delta"), true, &[]);
     // The window must span more than CAN-SKIP-UNTIL (12 s).
     live(&weir, "delta", 8);
@@ -390,7 +391,7 @@ fn case51_delta_updates_skip_old_segments() {
 fn case52_tokens_pass_through_blocking_reloads() {
     const SECRET: &str = "a-play-secret-of-32-characters!!";
     let weir = Weir::start(&["--low-latency", "true", "--play-secret", SECRET]);
-    let asset = assets::small_av(30);
+    let asset = assets::small_av_gop1s(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("tok"), true, &[]);
     let exp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -434,7 +435,7 @@ fn case52_tokens_pass_through_blocking_reloads() {
 #[test]
 fn low_latency_off_lists_no_parts_and_never_blocks() {
     let weir = Weir::start(&["--low-latency", "false"]);
-    let asset = assets::small_av(30);
+    let asset = assets::small_av_gop1s(30);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("plain"), true, &[]);
     let text = live(&weir, "plain", 2);
     for tag in ["EXT-X-PART", "EXT-X-PRELOAD-HINT", "EXT-X-SERVER-CONTROL"] {
@@ -515,7 +516,7 @@ fn timed_get(addr: std::net::SocketAddr, path: &str) -> Timed {
 #[test]
 fn dash_ll_01_segment_in_progress_is_sent_chunk_by_chunk() {
     let weir = Weir::start(&["--low-latency", "true"]);
-    let asset = assets::small_av(40);
+    let asset = assets::small_av_gop1s(40);
     let _ff = Ffmpeg::publish(&asset, &weir.rtmp_url("lldash"), true, &[]);
     live(&weir, "lldash", 3);
     let mpd = poll_until(LIVE_TIMEOUT, || {

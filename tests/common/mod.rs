@@ -843,10 +843,27 @@ pub mod assets {
     }
 
     fn small_video() -> Vec<&'static str> {
+        small_video_gop("60")
+    }
+
+    fn small_video_gop(gop: &'static str) -> Vec<&'static str> {
         let mut v: Vec<&str> = vec!["-map", "0:v"];
         v.extend(X264_FAST);
-        v.extend(["-g", "60", "-bf", "2", "-pix_fmt", "yuv420p"]);
+        v.extend(["-g", gop, "-bf", "2", "-pix_fmt", "yuv420p"]);
         v
+    }
+
+    /// `small_av` with a 1 s GOP (`-g 30`), as the low-latency tests publish.
+    pub fn small_av_gop1s(secs: u32) -> PathBuf {
+        build(
+            &format!("small-av-gop1s-{secs}s"),
+            av(
+                "320x240",
+                &secs.to_string(),
+                &small_video_gop("30"),
+                &AAC_48K_STEREO,
+            ),
+        )
     }
 
     /// 320×240 30 fps H.264 + AAC-LC 48 kHz stereo, `secs` long (cheap).
