@@ -582,7 +582,91 @@ fn parse_range(value: &[u8], len: usize) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::{in_progress_segment, parse_range};
+    use crate::output::{Output, Position};
+
+    /// An output whose video playlist says segment 5 is in progress.
+    fn output(open_parts: u64, ended: bool) -> Arc<Output> {
+        let o = Arc::new(Output::default());
+        let position = Position {
+            last_segment: Some(4),
+            open_segment: 5,
+            open_parts,
+            ended,
+            target: 2,
+        };
+        o.set_media_playlist("video.m3u8", "#EXTM3U\n".into(), Some(position));
+        o
+    }
+
+    fn put(o: &Output, uri: &str, bytes: &'static [u8]) {
+        o.put(uri.into(), Bytes::from_static(bytes), "video/mp4");
+    }
+
+    async fn body(resp: axum::response::Response) -> Bytes {
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+    }
+
+    /// DASH-LL-01: the segment in progress is sent as its chunks are made —
+    /// what exists at once, later parts as they come (a request before the
+    /// first part waits for it) — and ends with exactly the segment's bytes.
+    #[tokio::test]
+    async fn segment_in_progress_streams_its_parts_then_ends_dash_ll_01() {
+        let o = output(0, false);
+        let resp = in_progress_segment(&o, "video/seg-5.m4s").expect("in progress");
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("content-length").is_none());
+        let writer = {
+            let o = o.clone();
+            tokio::spawn(async move {
+                for (uri, bytes) in [
+                    ("video/part-5.0.m4s", &b"styp+moof0"[..]),
+                    ("video/part-5.1.m4s", b"moof1"),
+                    ("video/part-5.2.m4s", b"moof2"),
+                ] {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    put(&o, uri, bytes);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                put(&o, "video/seg-5.m4s", b"styp+moof0moof1moof2");
+            })
+        };
+        assert_eq!(&body(resp).await[..], b"styp+moof0moof1moof2");
+        writer.await.unwrap();
+    }
+
+    /// Parts gone or missed: the rest of the complete segment is sent, so the
+    /// body is still the segment.
+    #[tokio::test]
+    async fn a_missed_part_is_made_up_from_the_complete_segment() {
+        let o = output(1, false);
+        put(&o, "video/part-5.0.m4s", b"styp+moof0");
+        let resp = in_progress_segment(&o, "video/seg-5.m4s").unwrap();
+        put(&o, "video/seg-5.m4s", b"styp+moof0moof1");
+        assert_eq!(&body(resp).await[..], b"styp+moof0moof1");
+    }
+
+    /// Only the segment in progress, only while live (case 55 holds for the
+    /// next one), and only with low latency (a playlist Position).
+    #[test]
+    fn only_the_segment_in_progress_is_streamed() {
+        let o = output(1, false);
+        assert!(in_progress_segment(&o, "video/seg-6.m4s").is_none());
+        assert!(in_progress_segment(&o, "video/seg-4.m4s").is_none());
+        assert!(in_progress_segment(&o, "video/part-5.1.m4s").is_none());
+        assert!(in_progress_segment(&o, "other/seg-5.m4s").is_none());
+        assert!(in_progress_segment(&output(1, true), "video/seg-5.m4s").is_none());
+        let plain = Arc::new(Output::default());
+        plain.set_playlist("video.m3u8", "#EXTM3U\n".into());
+        assert!(in_progress_segment(&plain, "video/seg-5.m4s").is_none());
+    }
 
     #[test]
     fn ranges() {
