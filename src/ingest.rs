@@ -22,6 +22,9 @@ use crate::stream::Stream;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Socket read size; also bounds how much unparsed input one read adds.
 const READ_BUF: usize = 64 * 1024;
+/// Reads of already-queued input taken before replies are written (16 ×
+/// 64 KiB: 1 MiB, half a second of a 16 Mb/s publish).
+const DRAIN_READS: usize = 16;
 /// Capture files stop growing here.
 const CAPTURE_LIMIT: usize = 256 << 20;
 
@@ -137,17 +140,31 @@ impl Connection {
                 let _ = self.flush(&mut socket).await;
                 break Ok("server shutting down");
             };
+            let mut peer_closed = false;
             let step = match read {
                 Some(Ok(0)) => break Ok("peer closed the connection"),
                 Some(Ok(n)) => {
-                    self.ingest.registry.metrics().ingest_bytes(n);
-                    if let (Some(c), Some(data)) = (self.capture.as_mut(), buf.get(..n)) {
-                        if c.len() + n <= CAPTURE_LIMIT {
-                            c.extend_from_slice(data);
+                    let mut step = self.input(buf.get(..n).unwrap_or_default());
+                    // Read what is already queued before answering: a
+                    // publisher that writes its last bytes and closes at once
+                    // (ffmpeg without -re) resets the connection when our
+                    // reply (an Acknowledgement) reaches it closed, and the
+                    // kernel then drops the media still queued here. Bounded,
+                    // so a fast peer cannot hold our replies back for long.
+                    for _ in 0..DRAIN_READS {
+                        if step.is_err() {
+                            break;
+                        }
+                        match socket.try_read(&mut buf) {
+                            Ok(0) => {
+                                peer_closed = true;
+                                break;
+                            }
+                            Ok(n) => step = self.input(buf.get(..n).unwrap_or_default()),
+                            Err(_) => break,
                         }
                     }
-                    self.session
-                        .handle_input(Instant::now(), buf.get(..n).unwrap_or_default())
+                    step
                 }
                 Some(Err(e)) => {
                     debug!(error = %e, "read failed");
@@ -176,6 +193,9 @@ impl Connection {
             if self.close_after_flush {
                 break Ok("publish rejected");
             }
+            if peer_closed {
+                break Ok("peer closed the connection");
+            }
         };
         match &outcome {
             Ok(why) => info!(reason = why, "connection closed"),
@@ -198,6 +218,17 @@ impl Connection {
         }
         let _ = socket.shutdown().await;
         self.write_capture().await;
+    }
+
+    /// Bytes read from the peer, into the session.
+    fn input(&mut self, data: &[u8]) -> Result<(), SessionError> {
+        self.ingest.registry.metrics().ingest_bytes(data.len());
+        if let Some(c) = self.capture.as_mut() {
+            if c.len() + data.len() <= CAPTURE_LIMIT {
+                c.extend_from_slice(data);
+            }
+        }
+        self.session.handle_input(Instant::now(), data)
     }
 
     async fn flush(&mut self, socket: &mut TcpStream) -> std::io::Result<()> {
