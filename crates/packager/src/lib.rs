@@ -2,6 +2,11 @@
 //! segments, media segments and playlists out. No I/O, no clocks: time is
 //! always an argument.
 
+// No unwrap/expect outside tests: everything here can be reached by bytes a
+// peer controls, so failures are errors, never panics (clippy enforces it).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod boxes;
 pub mod dash;
 pub mod hls;

@@ -7,6 +7,11 @@
 //! time, writes what it transmits and acts on its [`Event`]s. Every size a peer
 //! controls is bounded by [`Limits`].
 
+// No unwrap/expect outside tests: everything here can be reached by bytes a
+// peer controls, so failures are errors, never panics (clippy enforces it).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod amf0;
 pub mod chunk;
 pub mod command;
