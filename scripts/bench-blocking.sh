@@ -45,16 +45,10 @@ START_TIMEOUT=60 # s: weir's listening line
 PARTS_TIMEOUT=60 # s: parts and a preload hint in video.m3u8
 NOFILE=8192
 
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-    echo "bench-blocking: $*" >&2
-    exit 1
-}
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO=(sudo)
-fi
+BENCH_NAME=bench-blocking
+BENCH_PIDS=(LOAD_PID FFMPEG_PID WEIR_PID)
+# shellcheck source=scripts/lib/bench.sh
+. "$REPO/scripts/lib/bench.sh"
 
 # --- Tools --------------------------------------------------------------------
 step "Checking tools"
@@ -62,11 +56,7 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    "${SUDO[@]}" apt-get update
-    "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bench_install "${missing[@]}"
 echo "ffmpeg: $(ffmpeg -version | head -n1)"
 echo "node: $(node --version)"
 
@@ -76,126 +66,16 @@ echo "open files limit: $(ulimit -n)"
 CLK_TCK=$(getconf CLK_TCK)
 export CLK_TCK
 
-# --- Work dir and cleanup -----------------------------------------------------
-WORK=$(mktemp -d /tmp/weir-bench-blocking.XXXXXX)
-WEIR_PID=""
-FFMPEG_PID=""
-LOAD_PID=""
-
-stop_pid() { # pid name
-    local pid=$1 name=$2
-    [ -n "$pid" ] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "bench-blocking: $name (pid $pid) ignored TERM, killing" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
+bench_workdir
+bench_asset "$ASSET" "1 s-GOP 720p30" 20 -preset ultrafast -g 30 -keyint_min 30 -sc_threshold 0
+bench_weir --low-latency true --segment-duration 1 ${PART_DURATION:+--part-duration "$PART_DURATION"}
+bench_publish "$ASSET"
+parts_listed() {
+    grep -q '^#EXT-X-PART:' "$WORK/video.m3u8" &&
+        grep -q '^#EXT-X-PRELOAD-HINT:TYPE=PART' "$WORK/video.m3u8" &&
+        [ "$(grep -c '^#EXTINF:' "$WORK/video.m3u8")" -ge 3 ]
 }
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_pid "$LOAD_PID" bench-blocking.mjs
-    stop_pid "$FFMPEG_PID" ffmpeg
-    stop_pid "$WEIR_PID" weir
-    if [ "${KEEP_WORKDIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-        echo "bench-blocking: work dir kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# --- Asset --------------------------------------------------------------------
-if [ ! -s "$ASSET" ]; then
-    step "Encoding the 1 s-GOP 720p30 asset ($ASSET)"
-    mkdir -p "$(dirname "$ASSET")"
-    timeout 300 ffmpeg -hide_banner -loglevel error -nostdin -y \
-        -f lavfi -i "testsrc2=size=1280x720:rate=30" \
-        -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-        -t 20 \
-        -c:v libx264 -preset ultrafast -profile:v high -pix_fmt yuv420p \
-        -g 30 -keyint_min 30 -sc_threshold 0 \
-        -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -f flv "$ASSET.tmp"
-    mv "$ASSET.tmp" "$ASSET"
-fi
-ffprobe -v error -show_entries \
-    format=duration,bit_rate:stream=codec_name,width,height,r_frame_rate,sample_rate,channels \
-    -of compact "$ASSET"
-
-# --- Weir ---------------------------------------------------------------------
-step "Building weir (cargo build --release)"
-cargo build --release
-WEIR_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/weir
-[ -x "$WEIR_BIN" ] || die "no binary at $WEIR_BIN"
-
-step "Starting weir --low-latency true --segment-duration 1${PART_DURATION:+ --part-duration $PART_DURATION}"
-# Weir reads WEIR_* defaults from the environment: run it with its own.
-unset_weir=()
-for v in $(compgen -e); do
-    case "$v" in WEIR_*) unset_weir+=(-u "$v") ;; esac
-done
-env "${unset_weir[@]}" RUST_LOG="${RUST_LOG:-warn}" "$WEIR_BIN" \
-    --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --low-latency true --segment-duration 1 \
-    ${PART_DURATION:+--part-duration "$PART_DURATION"} \
-    >"$WORK/weir.out" 2>"$WORK/weir.err" &
-WEIR_PID=$!
-line=""
-for _ in $(seq 1 $((START_TIMEOUT * 10))); do
-    line=$(grep -m1 '^weir listening ' "$WORK/weir.out" 2>/dev/null || true)
-    [ -n "$line" ] && break
-    kill -0 "$WEIR_PID" 2>/dev/null || {
-        cat "$WORK/weir.err" >&2
-        die "weir exited before listening"
-    }
-    sleep 0.1
-done
-[ -n "$line" ] || die "no listening line from weir within ${START_TIMEOUT}s"
-RTMP_ADDR=$(sed -n 's/.*rtmp=\([^ ]*\).*/\1/p' <<<"$line")
-HTTP_ADDR=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
-case "$RTMP_ADDR:$HTTP_ADDR" in
-127.0.0.1:*:127.0.0.1:*) ;;
-*) die "unexpected listening line: $line" ;;
-esac
-echo "weir pid $WEIR_PID: rtmp=$RTMP_ADDR http=$HTTP_ADDR (open files $(awk '/Max open files/ {print $4}' "/proc/$WEIR_PID/limits"))"
-BASE="http://$HTTP_ADDR/live/$KEY"
-
-step "Publishing $ASSET in a loop (ffmpeg -re -stream_loop -1 -c copy)"
-ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$ASSET" \
-    -c copy -f flv "rtmp://$RTMP_ADDR/live/$KEY" \
-    >"$WORK/ffmpeg.log" 2>&1 &
-FFMPEG_PID=$!
-
-echo "waiting for parts and a PRELOAD-HINT in $BASE/video.m3u8 (3 segments listed)"
-ready=0
-deadline=$((SECONDS + PARTS_TIMEOUT))
-while [ "$SECONDS" -lt "$deadline" ]; do
-    kill -0 "$FFMPEG_PID" 2>/dev/null || {
-        cat "$WORK/ffmpeg.log" >&2
-        die "ffmpeg stopped publishing"
-    }
-    if curl -fsS --max-time 2 -o "$WORK/video.m3u8" "$BASE/video.m3u8" 2>/dev/null; then
-        if grep -q '^#EXT-X-PART:' "$WORK/video.m3u8" &&
-            grep -q '^#EXT-X-PRELOAD-HINT:TYPE=PART' "$WORK/video.m3u8" &&
-            [ "$(grep -c '^#EXTINF:' "$WORK/video.m3u8")" -ge 3 ]; then
-            ready=1
-            break
-        fi
-    fi
-    sleep 0.5
-done
-[ "$ready" -eq 1 ] || die "video.m3u8 had no parts/preload hint within ${PARTS_TIMEOUT}s: $(cat "$WORK/video.m3u8" 2>/dev/null)"
+bench_wait_playlist "$PARTS_TIMEOUT" "parts and a PRELOAD-HINT (3 segments listed)" parts_listed
 grep -E '^#EXT-X-(SERVER-CONTROL|PART-INF|PRELOAD-HINT)' "$WORK/video.m3u8"
 
 # --- Load ---------------------------------------------------------------------

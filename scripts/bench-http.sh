@@ -44,16 +44,10 @@ KEY=bench
 START_TIMEOUT=60   # s: weir's listening line
 SEGMENT_TIMEOUT=90 # s: 3 segments in video.m3u8
 
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-    echo "bench-http: $*" >&2
-    exit 1
-}
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO=(sudo)
-fi
+BENCH_NAME=bench-http
+BENCH_PIDS=(FFMPEG_PID NGINX_PID WEIR_PID)
+# shellcheck source=scripts/lib/bench.sh
+. "$REPO/scripts/lib/bench.sh"
 
 # --- Tools --------------------------------------------------------------------
 step "Checking tools"
@@ -62,136 +56,20 @@ command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    # Never let the package start the system nginx on :80: without a
-    # policy-rc.d, put a temporary one in place for the install.
-    policy_added=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-        "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
-        policy_added=1
-    fi
-    "${SUDO[@]}" apt-get update
-    "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-    if [ "$policy_added" -eq 1 ]; then
-        "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
-    fi
-fi
+bench_install "${missing[@]}"
 echo "wrk: $(wrk --version 2>&1 | head -n1)"
 echo "nginx: $(nginx -v 2>&1)"
 echo "ffmpeg: $(ffmpeg -version | head -n1)"
 
-# --- Work dir and cleanup -----------------------------------------------------
-WORK=$(mktemp -d /tmp/weir-bench-http.XXXXXX)
-WEIR_PID=""
-FFMPEG_PID=""
-NGINX_PID=""
-
-stop_pid() { # pid name
-    local pid=$1 name=$2
-    [ -n "$pid" ] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "bench-http: $name (pid $pid) ignored TERM, killing" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
+bench_workdir
+bench_asset "$ASSET" "720p30" 10 -preset veryfast -g 60 -keyint_min 60 -sc_threshold 0 -b:v 3M -maxrate 3M -bufsize 3M
+bench_weir
+bench_publish "$ASSET"
+three_segments() {
+    segments=$(grep -c '\.m4s$' "$WORK/video.m3u8" || true)
+    [ "$segments" -ge 3 ]
 }
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_pid "$FFMPEG_PID" ffmpeg
-    stop_pid "$NGINX_PID" nginx
-    stop_pid "$WEIR_PID" weir
-    if [ "${KEEP_WORKDIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-        echo "bench-http: work dir kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# --- Asset --------------------------------------------------------------------
-if [ ! -s "$ASSET" ]; then
-    step "Encoding the 720p30 asset ($ASSET)"
-    mkdir -p "$(dirname "$ASSET")"
-    timeout 300 ffmpeg -hide_banner -loglevel error -nostdin -y \
-        -f lavfi -i "testsrc2=size=1280x720:rate=30" \
-        -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-        -t 10 \
-        -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p \
-        -g 60 -keyint_min 60 -sc_threshold 0 -b:v 3M -maxrate 3M -bufsize 3M \
-        -c:a aac -b:a 128k -ar 48000 -ac 2 \
-        -f flv "$ASSET.tmp"
-    mv "$ASSET.tmp" "$ASSET"
-fi
-ffprobe -v error -show_entries \
-    format=duration,bit_rate:stream=codec_name,profile,width,height,r_frame_rate,sample_rate,channels \
-    -of compact "$ASSET"
-
-# --- Weir ---------------------------------------------------------------------
-step "Building weir (release)"
-cargo build --release --bin weir
-WEIR_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/weir
-[ -x "$WEIR_BIN" ] || die "no binary at $WEIR_BIN"
-
-step "Starting weir"
-RUST_LOG=${RUST_LOG:-warn} "$WEIR_BIN" \
-    --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-    >"$WORK/weir.out" 2>"$WORK/weir.err" &
-WEIR_PID=$!
-line=""
-for _ in $(seq 1 $((START_TIMEOUT * 10))); do
-    line=$(grep -m1 '^weir listening ' "$WORK/weir.out" 2>/dev/null || true)
-    [ -n "$line" ] && break
-    kill -0 "$WEIR_PID" 2>/dev/null || {
-        cat "$WORK/weir.err" >&2
-        die "weir exited before listening"
-    }
-    sleep 0.1
-done
-[ -n "$line" ] || die "no listening line from weir within ${START_TIMEOUT}s"
-RTMP_ADDR=$(sed -n 's/.*rtmp=\([^ ]*\).*/\1/p' <<<"$line")
-HTTP_ADDR=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
-case "$RTMP_ADDR:$HTTP_ADDR" in
-127.0.0.1:*:127.0.0.1:*) ;;
-*) die "unexpected listening line: $line" ;;
-esac
-echo "weir pid $WEIR_PID: rtmp=$RTMP_ADDR http=$HTTP_ADDR"
-BASE="http://$HTTP_ADDR/live/$KEY"
-
-step "Publishing $ASSET in a loop (ffmpeg -re -stream_loop -1 -c copy)"
-ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$ASSET" \
-    -c copy -f flv "rtmp://$RTMP_ADDR/live/$KEY" \
-    >"$WORK/ffmpeg.log" 2>&1 &
-FFMPEG_PID=$!
-
-echo "waiting for 3 segments in $BASE/video.m3u8"
-segments=0
-deadline=$((SECONDS + SEGMENT_TIMEOUT))
-while [ "$SECONDS" -lt "$deadline" ]; do
-    kill -0 "$FFMPEG_PID" 2>/dev/null || {
-        cat "$WORK/ffmpeg.log" >&2
-        die "ffmpeg stopped publishing"
-    }
-    if curl -fsS --max-time 2 -o "$WORK/video.m3u8" "$BASE/video.m3u8" 2>/dev/null; then
-        segments=$(grep -c '\.m4s$' "$WORK/video.m3u8" || true)
-        [ "$segments" -ge 3 ] && break
-    fi
-    sleep 0.5
-done
-[ "$segments" -ge 3 ] || die "video.m3u8 did not reach 3 segments within ${SEGMENT_TIMEOUT}s"
+bench_wait_playlist "$SEGMENT_TIMEOUT" "3 segments" three_segments
 # The newest segment stays listed for the whole window (6 x 2 s) and
 # fetchable well after: it outlives run (a).
 SEG_URI=$(grep '\.m4s$' "$WORK/video.m3u8" | tail -n1)
