@@ -16,6 +16,9 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 
+use weir_flv::TrackKind;
+use weir_packager::playlists::media_playlist_name;
+
 use crate::auth::{query_param, tokenize_mpd, tokenize_playlist, PlayTokens};
 use crate::output::{Output, Playlist};
 use crate::registry::Registry;
@@ -377,11 +380,7 @@ fn part_number(file: &str) -> Option<(u64, u64)> {
 /// its track: wait for it, bounded by three target durations.
 async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::StoredFile> {
     let (msn, index) = part_number(file)?;
-    let playlist = if file.starts_with("video/") {
-        "video.m3u8"
-    } else {
-        "audio.m3u8"
-    };
+    let playlist = media_playlist_name(track_of(file)?);
     let mut changed = output.subscribe();
     let mut tick = ticker();
     let started = Instant::now();
@@ -401,6 +400,15 @@ async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::Sto
             r = changed.changed() => if r.is_err() { return None },
             _ = tick.changed() => {}
         }
+    }
+}
+
+/// The track a stream file belongs to, from its directory (`video/…`).
+fn track_of(file: &str) -> Option<TrackKind> {
+    match file.split_once('/')?.0 {
+        "video" => Some(TrackKind::Video),
+        "audio" => Some(TrackKind::Audio),
+        _ => None,
     }
 }
 
@@ -469,26 +477,18 @@ impl Progress {
 }
 
 /// LL-DASH (DASH-LL-01): a request for the segment in progress (listed in
-/// the MPD as soon as its first chunk is made) is answered at once with the
-/// chunks made so far, then each CMAF chunk as it is made (chunked transfer),
-/// ending when the segment is complete. Only with low latency on, and only
-/// for the segment in progress: a later one stays 404 (case 55).
+/// the MPD from its start) is answered at once with the chunks made so far,
+/// then each CMAF chunk as it is made (chunked transfer), ending when the
+/// segment is complete. Only with low latency on, and only for the segment
+/// in progress: a later one stays 404 (case 55).
 fn in_progress_segment(output: &Arc<Output>, file: &str) -> Option<Response> {
     let (dir, number) = segment_number(file)?;
-    let playlist = match dir {
-        "video" => "video.m3u8",
-        "audio" => "audio.m3u8",
-        _ => return None,
-    };
-    let pos = output.playlist(playlist)?.position?;
+    let track = track_of(file)?;
+    let pos = output.playlist(media_playlist_name(track))?.position?;
     if pos.ended || number != pos.open_segment {
         return None;
     }
-    let content_type = if dir == "video" {
-        "video/mp4"
-    } else {
-        "audio/mp4"
-    };
+    let content_type = crate::packaging::content_type(track);
     let progress = Progress {
         output: output.clone(),
         dir: dir.to_owned(),

@@ -204,7 +204,7 @@ pub fn skip_playlist_name(kind: TrackKind) -> &'static str {
     }
 }
 
-fn content_type(track: TrackKind) -> &'static str {
+pub(crate) fn content_type(track: TrackKind) -> &'static str {
     match track {
         TrackKind::Video => "video/mp4",
         TrackKind::Audio => "audio/mp4",

@@ -126,7 +126,8 @@ impl PartGrid {
     }
 
     /// Grid with a limit of `step` itself (every part at most `step`).
-    pub fn exact(step: u64) -> Self {
+    #[cfg(test)]
+    fn exact(step: u64) -> Self {
         Self::new(step, step)
     }
 

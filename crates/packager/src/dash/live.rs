@@ -91,7 +91,6 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
         }
     }
     let newest_period = indices.last().copied();
-    let newest_period = newest_period.as_ref();
     let mut periods = Vec::with_capacity(indices.len());
     for index in indices {
         let Some(anchor) = state.clock.period(index) else {
@@ -128,7 +127,7 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
             // MPD refresh of margin.
             if let (Some(_), false) = (ll, state.ended) {
                 let last = segments.last().copied().unwrap_or(first);
-                let newest_period = Some(&index) == newest_period;
+                let newest_period = Some(index) == newest_period;
                 let next = match &view.open {
                     Some(open)
                         if open.period == index
