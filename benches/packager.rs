@@ -48,8 +48,9 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use weir_flv::{DemuxEvent, Demuxer, TrackKind};
 use weir_packager::hls::{write_media, write_multivariant};
+use weir_packager::names::InstanceId;
 use weir_packager::playlists::{media_playlist, multivariant, LowLatency};
-use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
+use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 use weir_rtmp::{Event, MediaKind, Session, SessionConfig};
 
 // ---------------------------------------------------------------------------
@@ -237,9 +238,9 @@ fn drain(p: &mut StreamPackager, out: &mut Out) -> bool {
             PackagerEvent::Part { bytes, .. } => {
                 black_box(bytes);
             }
-            PackagerEvent::Removed { uri, .. } => {
+            PackagerEvent::Removed { name, .. } => {
                 out.removed += 1;
-                black_box(uri);
+                black_box(name);
             }
         }
     }
@@ -273,9 +274,14 @@ fn playlists(p: &mut StreamPackager, out: &mut Out) {
     }
 }
 
+/// One stream instance, as the registry would start it.
+fn start() -> InstanceStart {
+    InstanceStart::new(InstanceId::from_millis(1_796_000_000_123))
+}
+
 fn demux_package(messages: &[Message], with_playlists: bool, now: SystemTime) -> Out {
     let mut demuxer = Demuxer::default();
-    let mut p = StreamPackager::new(PackagerConfig::default());
+    let mut p = StreamPackager::new(PackagerConfig::default(), start());
     let mut out = Out::default();
     for m in messages {
         if let Some(ev) = demux(&mut demuxer, m) {
@@ -293,7 +299,7 @@ fn demux_package(messages: &[Message], with_playlists: bool, now: SystemTime) ->
 }
 
 fn package(events: &[DemuxEvent], now: SystemTime) -> Out {
-    let mut p = StreamPackager::new(PackagerConfig::default());
+    let mut p = StreamPackager::new(PackagerConfig::default(), start());
     let mut out = Out::default();
     for ev in events {
         p.push(ev, now).expect("packaging succeeds");

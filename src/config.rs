@@ -35,9 +35,15 @@ pub struct Cli {
     #[arg(long, env = "WEIR_HTTP_LISTEN", value_name = "ADDR")]
     pub http_listen: Option<SocketAddr>,
 
-    /// Seconds a stream whose publisher dropped stays resumable [default: 10].
+    /// Seconds a stream whose publisher left (unpublished or dropped) waits
+    /// for it to come back and continue the same playlists [default: 10].
     #[arg(long, env = "WEIR_GRACE_PERIOD", value_name = "SECS")]
     pub grace_period: Option<f64>,
+
+    /// End a stream at once when its publisher unpublishes gracefully,
+    /// instead of waiting the grace period (true or false) [default: false].
+    #[arg(long, env = "WEIR_END_ON_UNPUBLISH", value_name = "BOOL")]
+    pub end_on_unpublish: Option<bool>,
 
     /// Seconds an ended stream's files stay fetchable after the grace period
     /// [default: 60].
@@ -156,6 +162,7 @@ struct FileConfig {
     rtmp_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
     grace_period: Option<f64>,
+    end_on_unpublish: Option<bool>,
     ended_retention: Option<f64>,
     handshake_timeout: Option<f64>,
     idle_timeout: Option<f64>,
@@ -201,6 +208,7 @@ pub struct Config {
     pub rtmp_listen: SocketAddr,
     pub http_listen: SocketAddr,
     pub grace_period: Duration,
+    pub end_on_unpublish: bool,
     pub ended_retention: Duration,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
@@ -393,6 +401,7 @@ impl Config {
                 pick(cli.grace_period, f.grace_period, 10.0),
                 0.0..=86_400.0,
             )?,
+            end_on_unpublish: pick(cli.end_on_unpublish, f.end_on_unpublish, false).value,
             ended_retention: secs(
                 "ended_retention",
                 pick(cli.ended_retention, f.ended_retention, 60.0),

@@ -16,8 +16,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 
-use weir_flv::TrackKind;
-use weir_packager::playlists::media_playlist_name;
+use weir_packager::names::FileName;
 
 use crate::auth::{query_param, tokenize_mpd, tokenize_playlist, PlayTokens};
 use crate::output::{Output, Playlist};
@@ -48,9 +47,7 @@ pub fn router(state: AppState) -> Router {
                 SizeAbove::new(256)
                     .and(NotForContentType::const_new("video/"))
                     .and(NotForContentType::const_new("audio/"))
-                    .and(NotForContentType::const_new(
-                        "application/vnd.apple.mpegurl",
-                    ))
+                    .and(NotForContentType::const_new(PLAYLIST_TYPE))
                     .and(NotForContentType::const_new(MPD_TYPE)),
             ),
         )
@@ -149,45 +146,53 @@ async fn stream_file(
                 .into_response();
         }
     }
-    let Some(stream) = state.registry.lookup(&app, &key) else {
+    let Some(name) = FileName::parse(&file) else {
         return not_found();
     };
-    let manifest_type = if file.ends_with(".m3u8") {
-        Some(PLAYLIST_TYPE)
-    } else if file.ends_with(".mpd") {
-        Some(MPD_TYPE)
-    } else {
-        None
-    };
-    if let Some(content_type) = manifest_type {
+    // Newest first: the instance publishing now, then ended ones whose
+    // files are still within their retention.
+    let instances = state.registry.instances(&app, &key);
+    if name.is_manifest() {
+        // The newest instance that has this manifest: until a new instance
+        // has its first playlists, the last ones served stay (they never go
+        // backwards: the new instance continues their numbering).
+        let Some(stream) = instances
+            .iter()
+            .find(|s| s.output.playlist(&name).is_some())
+            .or(instances.first())
+        else {
+            return not_found();
+        };
+        let content_type = name.content_type();
         let blocking = match BlockingReload::parse(query.as_deref()) {
             Ok(b) => b,
             Err(why) => return bad_request(why),
         };
-        let name = match (&blocking, file.as_str()) {
-            (Some(b), "video.m3u8") if b.skip => "video.m3u8?skip",
-            (Some(b), "audio.m3u8") if b.skip => "audio.m3u8?skip",
-            _ => file.as_str(),
+        let delta = match (&blocking, name) {
+            (Some(b), FileName::MediaPlaylist(track)) if b.skip => {
+                Some(FileName::DeltaPlaylist(track))
+            }
+            _ => None,
         };
         let found = match &blocking {
-            Some(b) if b.msn.is_some() => b.wait(&stream.output, &file).await,
-            _ => Ok(stream.output.playlist(&file)),
+            Some(b) if b.msn.is_some() => b.wait(&stream.output, &name).await,
+            _ => Ok(stream.output.playlist(&name)),
         };
         let p = match found {
             Ok(p) => p,
             Err(status) => return blocking_error(status),
         };
         // A delta update only where one applies; else the full playlist.
-        let mut p = match (name != file, p) {
-            (true, _) => match stream.output.playlist(name) {
+        let mut p = match (delta, p) {
+            (Some(delta), _) => match stream.output.playlist(&delta) {
                 Some(skip) => skip,
-                None => match stream.output.playlist(&file) {
+                None => match stream.output.playlist(&name) {
                     Some(p) => p,
                     None => return not_found(),
                 },
             },
-            (false, Some(p)) => p,
-            (false, None) => return not_found(),
+            (None, Some(p)) => p,
+            (None, None) => return not_found(),
         };
         // The viewer's token carries over to every URI the manifest lists.
         if let (Some(token), Some(_)) = (token, &state.play_tokens) {
@@ -238,16 +243,23 @@ async fn stream_file(
         }
         return resp;
     }
-    let f = match stream.output.get(&file, Instant::now()) {
+    // Media belongs to the instance named in its URI, and only to it.
+    let Some(stream) = instances
+        .iter()
+        .find(|s| name.instance() == Some(s.instance))
+    else {
+        return not_found();
+    };
+    let f = match stream.output.get(&name, Instant::now()) {
         Some(f) => f,
         None => {
             // LL-DASH: the segment in progress goes out chunk by chunk.
-            if let Some(resp) = in_progress_segment(&stream.output, &file) {
+            if let Some(resp) = in_progress_segment(&stream.output, name) {
                 return resp;
             }
             // A preload-hinted part (LLHLS-04) is held until it is complete,
             // then sent whole.
-            match wait_for_part(&stream.output, &file).await {
+            match wait_for_part(&stream.output, name).await {
                 Some(f) => f,
                 None => return not_found(),
             }
@@ -332,7 +344,7 @@ impl BlockingReload {
     /// Every waiter of a stream wakes on the stream's one change
     /// notification, and checks its deadline on the shared one-second
     /// clock: no timer or poll per request.
-    async fn wait(&self, output: &Output, name: &str) -> Result<Option<Playlist>, StatusCode> {
+    async fn wait(&self, output: &Output, name: &FileName) -> Result<Option<Playlist>, StatusCode> {
         let Some(msn) = self.msn else {
             return Ok(output.playlist(name));
         };
@@ -366,29 +378,28 @@ impl BlockingReload {
     }
 }
 
-/// `video/part-12.3.m4s` → (12, 3).
-fn part_number(file: &str) -> Option<(u64, u64)> {
-    let name = file.rsplit('/').next()?;
-    let (msn, index) = name
-        .strip_prefix("part-")?
-        .strip_suffix(".m4s")?
-        .split_once('.')?;
-    Some((msn.parse().ok()?, index.parse().ok()?))
-}
-
 /// A part that is not made yet but is the next one (or the one after) of
 /// its track: wait for it, bounded by three target durations.
-async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::StoredFile> {
-    let (msn, index) = part_number(file)?;
-    let playlist = media_playlist_name(track_of(file)?);
+async fn wait_for_part(output: &Output, name: FileName) -> Option<crate::output::StoredFile> {
+    let FileName::Part {
+        track,
+        segment: msn,
+        index,
+        ..
+    } = name
+    else {
+        return None;
+    };
+    let index = u64::from(index);
+    let playlist = FileName::MediaPlaylist(track);
     let mut changed = output.subscribe();
     let mut tick = ticker();
     let started = Instant::now();
     loop {
-        if let Some(f) = output.get(file, Instant::now()) {
+        if let Some(f) = output.get(&name, Instant::now()) {
             return Some(f);
         }
-        let pos = output.playlist(playlist)?.position?;
+        let pos = output.playlist(&playlist)?.position?;
         // Only the hinted part or the first of the next segment.
         let near = (msn == pos.open_segment && index <= pos.open_parts)
             || (msn == pos.open_segment + 1 && index == 0);
@@ -403,32 +414,12 @@ async fn wait_for_part(output: &Output, file: &str) -> Option<crate::output::Sto
     }
 }
 
-/// The track a stream file belongs to, from its directory (`video/…`).
-fn track_of(file: &str) -> Option<TrackKind> {
-    match file.split_once('/')?.0 {
-        "video" => Some(TrackKind::Video),
-        "audio" => Some(TrackKind::Audio),
-        _ => None,
-    }
-}
-
-/// `video/seg-12.m4s` → ("video", 12).
-fn segment_number(file: &str) -> Option<(&str, u64)> {
-    let (dir, name) = file.split_once('/')?;
-    let n = name
-        .strip_prefix("seg-")?
-        .strip_suffix(".m4s")?
-        .parse()
-        .ok()?;
-    Some((dir, n))
-}
-
 /// Where [`in_progress_segment`]'s body is.
 struct Progress {
     output: Arc<Output>,
-    dir: String,
-    number: u64,
-    next_part: u64,
+    /// The segment in progress.
+    segment: FileName,
+    next_part: u32,
     sent: usize,
     done: bool,
     changed: tokio::sync::watch::Receiver<u64>,
@@ -447,15 +438,26 @@ impl Progress {
                 return None;
             }
             let now = Instant::now();
-            let part = format!("{}/part-{}.{}.m4s", self.dir, self.number, self.next_part);
+            let part = match self.segment {
+                FileName::Segment {
+                    track,
+                    instance,
+                    number,
+                } => FileName::Part {
+                    track,
+                    instance,
+                    segment: number,
+                    index: self.next_part,
+                },
+                _ => return None,
+            };
             if let Some(p) = self.output.get(&part, now) {
                 self.next_part += 1;
                 self.sent += p.bytes.len();
                 self.last_progress = now;
                 return Some((Ok(p.bytes), self));
             }
-            let segment = format!("{}/seg-{}.m4s", self.dir, self.number);
-            if let Some(seg) = self.output.get(&segment, now) {
+            if let Some(seg) = self.output.get(&self.segment, now) {
                 self.done = true;
                 let rest = seg.bytes.slice(self.sent.min(seg.bytes.len())..);
                 if rest.is_empty() {
@@ -481,18 +483,18 @@ impl Progress {
 /// then each CMAF chunk as it is made (chunked transfer), ending when the
 /// segment is complete. Only with low latency on, and only for the segment
 /// in progress: a later one stays 404 (case 55).
-fn in_progress_segment(output: &Arc<Output>, file: &str) -> Option<Response> {
-    let (dir, number) = segment_number(file)?;
-    let track = track_of(file)?;
-    let pos = output.playlist(media_playlist_name(track))?.position?;
+fn in_progress_segment(output: &Arc<Output>, name: FileName) -> Option<Response> {
+    let FileName::Segment { track, number, .. } = name else {
+        return None;
+    };
+    let pos = output.playlist(&FileName::MediaPlaylist(track))?.position?;
     if pos.ended || number != pos.open_segment {
         return None;
     }
-    let content_type = crate::packaging::content_type(track);
+    let content_type = name.content_type();
     let progress = Progress {
         output: output.clone(),
-        dir: dir.to_owned(),
-        number,
+        segment: name,
         next_part: 0,
         sent: 0,
         done: false,
@@ -587,8 +589,30 @@ mod tests {
 
     use bytes::Bytes;
 
+    use weir_flv::TrackKind;
+    use weir_packager::names::{FileName, InstanceId};
+
     use super::{in_progress_segment, parse_range};
     use crate::output::{Output, Position};
+
+    const INST: InstanceId = InstanceId::from_millis(1);
+
+    fn seg(number: u64) -> FileName {
+        FileName::Segment {
+            track: TrackKind::Video,
+            instance: INST,
+            number,
+        }
+    }
+
+    fn part(segment: u64, index: u32) -> FileName {
+        FileName::Part {
+            track: TrackKind::Video,
+            instance: INST,
+            segment,
+            index,
+        }
+    }
 
     /// An output whose video playlist says segment 5 is in progress.
     fn output(open_parts: u64, ended: bool) -> Arc<Output> {
@@ -600,12 +624,16 @@ mod tests {
             ended,
             target: 2,
         };
-        o.set_media_playlist("video.m3u8", "#EXTM3U\n".into(), Some(position));
+        o.set_media_playlist(
+            FileName::MediaPlaylist(TrackKind::Video),
+            "#EXTM3U\n".into(),
+            Some(position),
+        );
         o
     }
 
-    fn put(o: &Output, uri: &str, bytes: &'static [u8]) {
-        o.put(uri.into(), Bytes::from_static(bytes), "video/mp4");
+    fn put(o: &Output, name: FileName, bytes: &'static [u8]) {
+        o.put(name, Bytes::from_static(bytes));
     }
 
     async fn body(resp: axum::response::Response) -> Bytes {
@@ -620,22 +648,22 @@ mod tests {
     #[tokio::test]
     async fn segment_in_progress_streams_its_parts_then_ends_dash_ll_01() {
         let o = output(0, false);
-        let resp = in_progress_segment(&o, "video/seg-5.m4s").expect("in progress");
+        let resp = in_progress_segment(&o, seg(5)).expect("in progress");
         assert_eq!(resp.status(), 200);
         assert!(resp.headers().get("content-length").is_none());
         let writer = {
             let o = o.clone();
             tokio::spawn(async move {
-                for (uri, bytes) in [
-                    ("video/part-5.0.m4s", &b"styp+moof0"[..]),
-                    ("video/part-5.1.m4s", b"moof1"),
-                    ("video/part-5.2.m4s", b"moof2"),
+                for (name, bytes) in [
+                    (part(5, 0), &b"styp+moof0"[..]),
+                    (part(5, 1), b"moof1"),
+                    (part(5, 2), b"moof2"),
                 ] {
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    put(&o, uri, bytes);
+                    put(&o, name, bytes);
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                put(&o, "video/seg-5.m4s", b"styp+moof0moof1moof2");
+                put(&o, seg(5), b"styp+moof0moof1moof2");
             })
         };
         assert_eq!(&body(resp).await[..], b"styp+moof0moof1moof2");
@@ -647,9 +675,9 @@ mod tests {
     #[tokio::test]
     async fn a_missed_part_is_made_up_from_the_complete_segment() {
         let o = output(1, false);
-        put(&o, "video/part-5.0.m4s", b"styp+moof0");
-        let resp = in_progress_segment(&o, "video/seg-5.m4s").unwrap();
-        put(&o, "video/seg-5.m4s", b"styp+moof0moof1");
+        put(&o, part(5, 0), b"styp+moof0");
+        let resp = in_progress_segment(&o, seg(5)).unwrap();
+        put(&o, seg(5), b"styp+moof0moof1");
         assert_eq!(&body(resp).await[..], b"styp+moof0moof1");
     }
 
@@ -658,14 +686,22 @@ mod tests {
     #[test]
     fn only_the_segment_in_progress_is_streamed() {
         let o = output(1, false);
-        assert!(in_progress_segment(&o, "video/seg-6.m4s").is_none());
-        assert!(in_progress_segment(&o, "video/seg-4.m4s").is_none());
-        assert!(in_progress_segment(&o, "video/part-5.1.m4s").is_none());
-        assert!(in_progress_segment(&o, "other/seg-5.m4s").is_none());
-        assert!(in_progress_segment(&output(1, true), "video/seg-5.m4s").is_none());
+        assert!(in_progress_segment(&o, seg(6)).is_none());
+        assert!(in_progress_segment(&o, seg(4)).is_none());
+        assert!(in_progress_segment(&o, part(5, 1)).is_none());
+        let audio = FileName::Segment {
+            track: TrackKind::Audio,
+            instance: INST,
+            number: 5,
+        };
+        assert!(in_progress_segment(&o, audio).is_none());
+        assert!(in_progress_segment(&output(1, true), seg(5)).is_none());
         let plain = Arc::new(Output::default());
-        plain.set_playlist("video.m3u8", "#EXTM3U\n".into());
-        assert!(in_progress_segment(&plain, "video/seg-5.m4s").is_none());
+        plain.set_playlist(
+            FileName::MediaPlaylist(TrackKind::Video),
+            "#EXTM3U\n".into(),
+        );
+        assert!(in_progress_segment(&plain, seg(5)).is_none());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use weir_rtmp::{Event, PublishRequest, Session, SessionConfig, SessionError, UnpublishReason};
 
 use crate::auth::{PublishAuthorizer, Refusal};
+use crate::lifecycle::Departure;
 use crate::metrics::RtmpErrorKind;
 use crate::registry::{ClaimError, Registry};
 use crate::stream::Stream;
@@ -287,10 +288,13 @@ impl Connection {
                             self.ingest.registry.metrics().publisher_stopped();
                         }
                         info!(?reason, "unpublished");
-                        let graceful = reason != UnpublishReason::ConnectionClosed;
+                        let how = match reason {
+                            UnpublishReason::ConnectionClosed => Departure::Abrupt,
+                            _ => Departure::Graceful,
+                        };
                         self.ingest
                             .registry
-                            .release(&p.stream, p.generation, graceful);
+                            .release(&p.stream, p.generation, how, Instant::now());
                     }
                 }
             }
@@ -317,11 +321,13 @@ impl Connection {
                 .session
                 .reject_publish(req.stream_id, code, &refusal.to_string());
         }
-        match self
-            .ingest
-            .registry
-            .claim(&req.app, &req.key, self.peer, self.ingest.max_streams)
-        {
+        match self.ingest.registry.claim(
+            &req.app,
+            &req.key,
+            self.peer,
+            self.ingest.max_streams,
+            Instant::now(),
+        ) {
             Ok((stream, generation)) => {
                 info!(app = %req.app, key = %req.key, publish_type = %req.publish_type, "publishing");
                 if self.publishing.is_empty() {

@@ -4,6 +4,7 @@ mod auth;
 mod config;
 mod http;
 mod ingest;
+mod lifecycle;
 mod metrics;
 mod output;
 mod packaging;
@@ -82,15 +83,8 @@ fn init_tracing(format: LogFormat) {
 }
 
 async fn run(cli: Config) -> Result<(), String> {
-    let timeline = weir_flv::timeline::TimelineConfig {
-        max_jump_ms: cli.max_timestamp_jump_ms,
-    };
-    let registry = registry::Registry::new(
-        cli.grace_period,
-        cli.ended_retention,
-        timeline,
-        cli.packager(),
-    );
+    let registry = registry::Registry::new(stream_settings(&cli));
+    let timers = tokio::spawn(registry.clone().run_timers());
     let rtmp = TcpListener::bind(cli.rtmp_listen)
         .await
         .map_err(|e| format!("cannot listen for RTMP on {}: {e}", cli.rtmp_listen))?;
@@ -136,7 +130,8 @@ async fn run(cli: Config) -> Result<(), String> {
     let deadline = Instant::now() + cli.shutdown_timeout;
     rtmp_task.abort();
     let _ = stop_tx.send(true);
-    let ends = registry.end_all();
+    // Publishers were asked to leave: give them a moment, then end everything.
+    let ends = registry.end_all(Duration::from_secs(5));
     let linger = Duration::from_secs(1).min(cli.shutdown_timeout);
     let drained = tokio::time::timeout_at(deadline.into(), async {
         ends.await;
@@ -149,6 +144,7 @@ async fn run(cli: Config) -> Result<(), String> {
     // Only now stop accepting HTTP; the server ends after its in-flight
     // requests.
     let _ = http_stop_tx.send(true);
+    timers.abort();
     match tokio::time::timeout_at(deadline.into(), server).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(format!("HTTP server failed: {e}")),
@@ -157,6 +153,21 @@ async fn run(cli: Config) -> Result<(), String> {
             warn!("HTTP requests still in flight at the shutdown timeout; exiting");
             Ok(())
         }
+    }
+}
+
+/// What every stream is made with: timeline, packaging, lifecycle.
+fn stream_settings(cli: &Config) -> stream::Settings {
+    stream::Settings {
+        timeline: weir_flv::timeline::TimelineConfig {
+            max_jump_ms: cli.max_timestamp_jump_ms,
+        },
+        packager: cli.packager(),
+        lifecycle: lifecycle::Policy {
+            grace: cli.grace_period,
+            retention: cli.ended_retention,
+            end_on_unpublish: cli.end_on_unpublish,
+        },
     }
 }
 

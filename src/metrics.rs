@@ -29,10 +29,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use weir_flv::TrackKind;
+use weir_packager::names::FileName;
 use weir_rtmp::{ChunkError, SessionError};
 
 use crate::http::AppState;
-use crate::stream::Status;
+use crate::lifecycle::Phase;
 
 /// Content type of the OpenMetrics text format (sent when the scraper asks
 /// for it, as Prometheus does).
@@ -112,20 +113,15 @@ impl Route {
         let second = parts.next();
         let file = parts.next();
         let stream = !first.is_empty() && second.is_some_and(|k| !k.is_empty());
-        if let (true, Some(file)) = (stream, file) {
-            let name = file.rsplit('/').next().unwrap_or(file);
-            if name.ends_with(".m3u8") {
-                return Route::Playlist;
-            }
-            if name.ends_with(".mpd") {
-                return Route::Mpd;
-            }
-            if name.ends_with(".m4s") {
-                return Route::Segment;
-            }
-            if name.starts_with("init") && name.ends_with(".mp4") {
-                return Route::Init;
-            }
+        if let (true, Some(name)) = (stream, file.and_then(FileName::parse)) {
+            return match name {
+                FileName::Multivariant
+                | FileName::MediaPlaylist(_)
+                | FileName::DeltaPlaylist(_) => Route::Playlist,
+                FileName::Mpd => Route::Mpd,
+                FileName::Segment { .. } | FileName::Part { .. } => Route::Segment,
+                FileName::Init { .. } => Route::Init,
+            };
         }
         match first {
             "api" => return Route::Api,
@@ -470,7 +466,7 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Respons
         .registry
         .list()
         .iter()
-        .filter(|s| s.status() == Status::Live)
+        .filter(|s| matches!(s.phase(), Phase::Live { .. }))
         .count();
     metrics
         .streams_live
@@ -598,9 +594,12 @@ mod tests {
             ("/live/k/video.m3u8", Route::Playlist),
             ("/live/k/audio.m3u8", Route::Playlist),
             ("/live/k/index.mpd", Route::Mpd),
-            ("/live/k/video/seg-3.m4s", Route::Segment),
-            ("/live/k/audio/seg-12.m4s", Route::Segment),
-            ("/live/k/video/init-v1.mp4", Route::Init),
+            ("/live/k/video/mx2k118b/seg-3.m4s", Route::Segment),
+            ("/live/k/audio/mx2k118b/seg-12.m4s", Route::Segment),
+            ("/live/k/video/mx2k118b/part-12.1.m4s", Route::Segment),
+            ("/live/k/video/mx2k118b/init-v1.mp4", Route::Init),
+            // Names Weir never makes (the old unversioned form among them).
+            ("/live/k/video/seg-3.m4s", Route::Other),
             ("/api/streams", Route::Api),
             ("/api", Route::Api),
             ("/time", Route::Time),
@@ -612,7 +611,7 @@ mod tests {
             ("/assets/x.js", Route::Asset),
             ("/assets/hls.min.js", Route::Asset),
             ("/live/k/video/other.txt", Route::Other),
-            ("/live/k/video/seg-3.mp4", Route::Other),
+            ("/live/k/video/mx2k118b/seg-3.mp4", Route::Other),
             ("/favicon.ico", Route::Other),
             // `/{app}/{key}`: the player page's redirect.
             ("/metrics/x", Route::Page),

@@ -6,6 +6,7 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use weir_packager::names::FileName;
 
 /// One stored file. Cloning shares the bytes, so a download in flight keeps
 /// its segment alive after the store drops it (HTTP-05).
@@ -16,8 +17,8 @@ pub struct StoredFile {
 }
 
 pub struct Output {
-    files: RwLock<HashMap<String, Entry>>,
-    playlists: RwLock<HashMap<String, Playlist>>,
+    files: RwLock<HashMap<FileName, Entry>>,
+    playlists: RwLock<HashMap<FileName, Playlist>>,
     /// Bumped on every new file or playlist: blocked requests (LL-HLS
     /// `_HLS_msn`, preload-hinted parts) all wait on this one notification.
     changed: tokio::sync::watch::Sender<u64>,
@@ -110,14 +111,14 @@ struct Entry {
 }
 
 impl Output {
-    pub fn put(&self, uri: String, bytes: Bytes, content_type: &'static str) {
+    pub fn put(&self, name: FileName, bytes: Bytes) {
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         files.insert(
-            uri,
+            name,
             Entry {
                 file: StoredFile {
                     bytes,
-                    content_type,
+                    content_type: name.content_type(),
                 },
                 expires: None,
             },
@@ -131,46 +132,46 @@ impl Output {
         self.changed.subscribe()
     }
 
-    /// Keep `uri` for `keep` more, then drop it; also drops anything already expired.
-    pub fn retire(&self, uri: &str, now: Instant, keep: Duration) {
+    /// Keep `name` for `keep` more, then drop it; also drops anything already expired.
+    pub fn retire(&self, name: &FileName, now: Instant, keep: Duration) {
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = files.get_mut(uri) {
+        if let Some(e) = files.get_mut(name) {
             e.expires = Some(now + keep);
         }
         files.retain(|_, e| e.expires.is_none_or(|t| t > now));
     }
 
-    pub fn get(&self, uri: &str, now: Instant) -> Option<StoredFile> {
+    pub fn get(&self, name: &FileName, now: Instant) -> Option<StoredFile> {
         let files = self.files.read().unwrap_or_else(|e| e.into_inner());
         files
-            .get(uri)
+            .get(name)
             .filter(|e| e.expires.is_none_or(|t| t > now))
             .map(|e| e.file.clone())
     }
 
-    pub fn set_playlist(&self, name: &str, text: String) {
+    pub fn set_playlist(&self, name: FileName, text: String) {
         self.set_media_playlist(name, text, None);
     }
 
     /// A playlist and, for a low-latency media playlist, what it lists.
-    pub fn set_media_playlist(&self, name: &str, text: String, position: Option<Position>) {
+    pub fn set_media_playlist(&self, name: FileName, text: String, position: Option<Position>) {
         let playlist = Playlist {
             position,
             ..Playlist::new(text)
         };
         let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
-        p.insert(name.to_owned(), playlist);
+        p.insert(name, playlist);
         drop(p);
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// Drops a playlist (a delta update that no longer applies).
-    pub fn remove_playlist(&self, name: &str) {
+    pub fn remove_playlist(&self, name: &FileName) {
         let mut p = self.playlists.write().unwrap_or_else(|e| e.into_inner());
         p.remove(name);
     }
 
-    pub fn playlist(&self, name: &str) -> Option<Playlist> {
+    pub fn playlist(&self, name: &FileName) -> Option<Playlist> {
         let p = self.playlists.read().unwrap_or_else(|e| e.into_inner());
         p.get(name).cloned()
     }
@@ -185,24 +186,28 @@ impl Output {
 mod tests {
     use super::*;
 
+    use weir_flv::TrackKind;
+    use weir_packager::names::InstanceId;
+
+    fn seg(number: u64) -> FileName {
+        FileName::Segment {
+            track: TrackKind::Video,
+            instance: InstanceId::from_millis(1),
+            number,
+        }
+    }
+
     #[test]
     fn retired_files_stay_fetchable_until_they_expire_hls_live_04() {
         let o = Output::default();
         let t0 = Instant::now();
-        o.put(
-            "video/seg-0.m4s".into(),
-            Bytes::from_static(b"abc"),
-            "video/mp4",
-        );
-        let in_flight = o.get("video/seg-0.m4s", t0).unwrap();
-        o.retire("video/seg-0.m4s", t0, Duration::from_secs(10));
-        assert!(o
-            .get("video/seg-0.m4s", t0 + Duration::from_secs(9))
-            .is_some());
-        assert!(o
-            .get("video/seg-0.m4s", t0 + Duration::from_secs(10))
-            .is_none());
-        o.retire("nothing", t0 + Duration::from_secs(11), Duration::ZERO);
+        o.put(seg(0), Bytes::from_static(b"abc"));
+        let in_flight = o.get(&seg(0), t0).unwrap();
+        assert_eq!(in_flight.content_type, "video/mp4");
+        o.retire(&seg(0), t0, Duration::from_secs(10));
+        assert!(o.get(&seg(0), t0 + Duration::from_secs(9)).is_some());
+        assert!(o.get(&seg(0), t0 + Duration::from_secs(10)).is_none());
+        o.retire(&seg(1), t0 + Duration::from_secs(11), Duration::ZERO);
         assert_eq!(o.file_count(), 0);
         // A download that started before expiry still holds its bytes.
         assert_eq!(&in_flight.bytes[..], b"abc");
@@ -211,10 +216,11 @@ mod tests {
     #[test]
     fn playlists_are_replaced_whole() {
         let o = Output::default();
-        o.set_playlist("video.m3u8", "#EXTM3U\n1".into());
-        let old = o.playlist("video.m3u8").unwrap();
-        o.set_playlist("video.m3u8", "#EXTM3U\n2".into());
-        let new = o.playlist("video.m3u8").unwrap();
+        let name = FileName::MediaPlaylist(TrackKind::Video);
+        o.set_playlist(name, "#EXTM3U\n1".into());
+        let old = o.playlist(&name).unwrap();
+        o.set_playlist(name, "#EXTM3U\n2".into());
+        let new = o.playlist(&name).unwrap();
         assert_eq!(&old.text[..], b"#EXTM3U\n1");
         assert_eq!(&new.text[..], b"#EXTM3U\n2");
         assert_ne!(old.etag, new.etag);

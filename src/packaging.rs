@@ -13,14 +13,12 @@ use tracing::warn;
 use weir_flv::{DemuxEvent, TrackKind};
 use weir_packager::dash::{live_mpd, write_mpd, LiveState, LowLatencyDash, MpdSettings};
 use weir_packager::hls::{write_media, write_multivariant};
-use weir_packager::playlists::{media_playlist, media_playlist_name, multivariant, LowLatency};
-use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
+use weir_packager::names::{FileName, InstanceId};
+use weir_packager::playlists::{media_playlist, multivariant, LowLatency};
+use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 
 use crate::metrics::Metrics;
 use crate::output::{Output, Position};
-
-/// File name of the DASH manifest inside the stream directory.
-pub const MPD_NAME: &str = "index.mpd";
 
 pub struct Packaging {
     packager: StreamPackager,
@@ -32,19 +30,24 @@ pub struct Packaging {
 }
 
 impl Packaging {
-    pub fn new(config: PackagerConfig, output: Arc<Output>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        config: PackagerConfig,
+        start: InstanceStart,
+        output: Arc<Output>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let mpd = MpdSettings {
             window: config.window,
             // Relative to `/APP/KEY/index.mpd`, so a path prefix or a CDN in
             // front keeps working: dash.js and Shaka resolve it against the MPD.
             time_url: "../../time".to_owned(),
-            head_url: MPD_NAME.to_owned(),
+            head_url: FileName::Mpd.to_string(),
             low_latency: config.low_latency.then_some(LowLatencyDash {
                 chunk: config.part_duration,
             }),
         };
         Packaging {
-            packager: StreamPackager::new(config),
+            packager: StreamPackager::new(config, start),
             mpd,
             output,
             target: None,
@@ -71,6 +74,11 @@ impl Packaging {
         self.packager.reconnect();
     }
 
+    /// Where the next instance of the key starts, after this one.
+    pub fn successor(&self, next: InstanceId) -> InstanceStart {
+        self.packager.successor(next)
+    }
+
     /// The stream is over: last segments closed, ENDLIST (HLS-LIVE-09).
     pub fn end(&mut self) {
         if let Err(e) = self.packager.end() {
@@ -93,21 +101,21 @@ impl Packaging {
         while let Some(ev) = self.packager.poll_event() {
             changed = true;
             match ev {
-                PackagerEvent::Init { track, uri, bytes } => {
+                PackagerEvent::Init { name, bytes, .. } => {
                     mpd_changed = true;
-                    self.output.put(uri, bytes, content_type(track));
+                    self.output.put(name, bytes);
                 }
                 PackagerEvent::Segment { track, info, bytes } => {
                     segments += 1;
                     mpd_changed = true;
                     self.metrics.segment(track);
-                    self.output.put(info.uri, bytes, content_type(track));
+                    self.output.put(info.name, bytes);
                 }
-                PackagerEvent::Part { track, info, bytes } => {
+                PackagerEvent::Part { info, bytes, .. } => {
                     mpd_changed |= ll_dash;
-                    self.output.put(info.uri, bytes, content_type(track));
+                    self.output.put(info.name, bytes);
                 }
-                PackagerEvent::Removed { uri, parts, .. } => {
+                PackagerEvent::Removed { name, parts, .. } => {
                     mpd_changed = true;
                     // HLS-LIVE-04: available until first listed + its duration
                     // + the playlist's duration. It was listed for about a
@@ -117,7 +125,7 @@ impl Packaging {
                     for part in parts {
                         self.output.retire(&part, now, self.availability());
                     }
-                    self.output.retire(&uri, now, self.availability());
+                    self.output.retire(&name, now, self.availability());
                 }
             }
         }
@@ -139,7 +147,7 @@ impl Packaging {
             (audio.as_ref(), video.as_ref()),
         ] {
             let Some(view) = view else { continue };
-            let name = media_playlist_name(view.kind);
+            let name = FileName::MediaPlaylist(view.kind);
             let mut playlist = media_playlist(view, target, ended, low_latency, other);
             let position = low_latency.map(|_| Position {
                 last_segment: view.segments.last().map(|s| s.number),
@@ -153,7 +161,7 @@ impl Packaging {
                 Err(e) => warn!(error = %e, "media playlist not written"),
             }
             // The delta update for `_HLS_skip=YES` (LLHLS-09).
-            let skip_name = skip_playlist_name(view.kind);
+            let skip_name = FileName::DeltaPlaylist(view.kind);
             let skippable = playlist.max_skippable_segments();
             if low_latency.is_some() && skippable > 0 {
                 playlist.skip = Some(skippable);
@@ -162,11 +170,11 @@ impl Packaging {
                     Err(e) => warn!(error = %e, "delta playlist not written"),
                 }
             } else {
-                self.output.remove_playlist(skip_name);
+                self.output.remove_playlist(&skip_name);
             }
         }
         match write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
-            Ok(text) => self.output.set_playlist("index.m3u8", text),
+            Ok(text) => self.output.set_playlist(FileName::Multivariant, text),
             Err(e) => warn!(error = %e, "multivariant playlist not written"),
         }
         let state = LiveState {
@@ -178,12 +186,12 @@ impl Packaging {
             ended,
             now: SystemTime::now(),
         };
-        if !mpd_changed && self.output.playlist(MPD_NAME).is_some() {
+        if !mpd_changed && self.output.playlist(&FileName::Mpd).is_some() {
             return segments;
         }
         if let Some(mpd) = live_mpd(&state, &self.mpd) {
             match write_mpd(&mpd) {
-                Ok(text) => self.output.set_playlist(MPD_NAME, text),
+                Ok(text) => self.output.set_playlist(FileName::Mpd, text),
                 Err(e) => warn!(error = %e, "MPD not written"),
             }
         }
@@ -193,20 +201,5 @@ impl Packaging {
     fn availability(&self) -> Duration {
         let target = self.target.map_or(2, u64::from);
         Duration::from_secs(2 * target)
-    }
-}
-
-/// Where the `_HLS_skip=YES` form of a media playlist is kept.
-pub fn skip_playlist_name(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video.m3u8?skip",
-        TrackKind::Audio => "audio.m3u8?skip",
-    }
-}
-
-pub(crate) fn content_type(track: TrackKind) -> &'static str {
-    match track {
-        TrackKind::Video => "video/mp4",
-        TrackKind::Audio => "audio/mp4",
     }
 }

@@ -1,18 +1,27 @@
-//! Live streams by app/key: one publisher per key, resumable within a grace period.
+//! Streams by app/key: one publisher per key, resumable within a grace
+//! period, and a new instance (new file names, numbering continued) when a
+//! key is published again after its stream ended.
+//!
+//! The registry owns no timer of its own per stream: [`Registry::poll_timeout`]
+//! says when the earliest lifecycle deadline falls and
+//! [`Registry::handle_timeout`] moves every stream whose deadline passed;
+//! [`Registry::run_timers`] is the one task that drives both, woken early
+//! whenever a deadline is set. Everything else is called by the RTMP
+//! sessions (`claim`, `release`), HTTP (`instances`, `list`) and shutdown
+//! (`end_all`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tracing::info;
-use weir_flv::timeline::TimelineConfig;
-use weir_flv::Demuxer;
+use weir_packager::names::InstanceId;
+use weir_packager::stream::InstanceStart;
 
-use weir_packager::stream::PackagerConfig;
-
+use crate::lifecycle::{Departure, Phase, PublishError, Transition};
 use crate::metrics::Metrics;
-use crate::stream::{Status, Stream};
+use crate::stream::{Settings, Stream};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimError {
@@ -22,35 +31,59 @@ pub enum ClaimError {
     TooManyStreams(usize),
 }
 
+type StreamKey = (String, String);
+
+/// The instances of one key that still serve something: the newest, and
+/// older ones that ended but whose files are still within their retention.
+struct Instances {
+    current: Arc<Stream>,
+    older: Vec<Arc<Stream>>,
+}
+
+/// Keys remembered after their last instance is gone, so that a key
+/// published again days later still continues its numbering. Bounded: the
+/// oldest are forgotten first (they then start at 0 again, under new names).
+const MAX_REMEMBERED_KEYS: usize = 10_000;
+
+#[derive(Default)]
+struct Remembered {
+    starts: HashMap<StreamKey, InstanceStart>,
+    order: VecDeque<StreamKey>,
+}
+
+impl Remembered {
+    fn insert(&mut self, key: StreamKey, next: InstanceStart) {
+        if self.starts.insert(key.clone(), next).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > MAX_REMEMBERED_KEYS {
+            if let Some(old) = self.order.pop_front() {
+                self.starts.remove(&old);
+            }
+        }
+    }
+}
+
 pub struct Registry {
-    streams: Mutex<HashMap<(String, String), Arc<Stream>>>,
-    /// Streams that ended, kept so their last playlists and segments stay
-    /// fetchable for `availability` (HLS-LIVE-09), then freed.
-    finished: Mutex<HashMap<(String, String), Arc<Stream>>>,
-    grace: Duration,
-    availability: Duration,
-    timeline: TimelineConfig,
-    packager: PackagerConfig,
+    streams: Mutex<HashMap<StreamKey, Instances>>,
+    remembered: Mutex<Remembered>,
+    settings: Settings,
+    /// Wakes [`run_timers`](Self::run_timers) when a deadline was set, and
+    /// [`end_all`](Self::end_all) when a publisher left.
+    timers_changed: tokio::sync::Notify,
+    publisher_left: tokio::sync::Notify,
     /// Prometheus metrics of the whole server (`GET /metrics`).
     metrics: Arc<Metrics>,
 }
 
 impl Registry {
-    /// `availability`: how long an ended stream's files stay fetchable after
-    /// its grace period (HLS-LIVE-09, DASH-MPD-12).
-    pub fn new(
-        grace: Duration,
-        availability: Duration,
-        timeline: TimelineConfig,
-        packager: PackagerConfig,
-    ) -> Arc<Self> {
+    pub fn new(settings: Settings) -> Arc<Self> {
         Arc::new(Registry {
             streams: Mutex::new(HashMap::new()),
-            finished: Mutex::new(HashMap::new()),
-            grace,
-            availability,
-            timeline,
-            packager,
+            remembered: Mutex::new(Remembered::default()),
+            settings,
+            timers_changed: tokio::sync::Notify::new(),
+            publisher_left: tokio::sync::Notify::new(),
             metrics: Arc::new(Metrics::new()),
         })
     }
@@ -59,134 +92,226 @@ impl Registry {
         &self.metrics
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Stream>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<StreamKey, Instances>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Claim `app/key` for a publisher. A live stream refuses a second
-    /// publisher (RTMP-CMD-06); an ended one within its grace period is resumed
-    /// with its timeline continuing (HLS-LIVE-08).
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        self.remembered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Claim `app/key` for a publisher at `now`. A live stream refuses a
+    /// second publisher (RTMP-CMD-06); one waiting for its publisher is
+    /// resumed with its playlists continuing (HLS-LIVE-08); otherwise a new
+    /// instance starts, numbered after the last one served for the key.
     pub fn claim(
         &self,
         app: &str,
         key: &str,
         publisher: SocketAddr,
         max_streams: usize,
+        now: Instant,
     ) -> Result<(Arc<Stream>, u64), ClaimError> {
         let mut map = self.map();
         let id = (app.to_owned(), key.to_owned());
-        let resumable = map.get(&id).is_some_and(|s| !s.is_finished());
-        if !resumable && map.len() >= max_streams {
+        if let Some(existing) = map.get(&id) {
+            match existing.current.resume(publisher, now) {
+                Ok(generation) => {
+                    info!(app, key, "publisher resumed the stream");
+                    return Ok((existing.current.clone(), generation));
+                }
+                Err(PublishError::AlreadyLive) => {
+                    return Err(ClaimError::AlreadyLive {
+                        app: app.to_owned(),
+                        key: key.to_owned(),
+                    })
+                }
+                Err(PublishError::Ended) => {}
+            }
+        }
+        let active = map
+            .values()
+            .filter(|i| i.current.phase().is_active())
+            .count();
+        if active >= max_streams {
             return Err(ClaimError::TooManyStreams(max_streams));
         }
-        if let Some(existing) = map.get(&id).filter(|s| !s.is_finished()) {
-            if existing.status() == Status::Live {
-                return Err(ClaimError::AlreadyLive {
-                    app: app.to_owned(),
-                    key: key.to_owned(),
-                });
-            }
-            let generation = existing.resume(publisher);
-            info!(
-                app,
-                key, "publisher resumed the stream within the grace period"
-            );
-            return Ok((existing.clone(), generation));
-        }
+        let previous = map.remove(&id);
+        let start = self.next_start(&id, previous.as_ref().map(|p| &p.current));
         let stream = Arc::new(Stream::new(
             app.to_owned(),
             key.to_owned(),
             publisher,
-            Demuxer::new(self.timeline.clone()),
-            self.packager.clone(),
+            &self.settings,
+            start,
             self.metrics.clone(),
         ));
-        map.insert(id, stream.clone());
-        stream.started();
-        info!(app, key, "stream live");
+        let older = match previous {
+            Some(p) => {
+                let mut older = p.older;
+                older.push(p.current);
+                older
+            }
+            None => Vec::new(),
+        };
+        map.insert(
+            id,
+            Instances {
+                current: stream.clone(),
+                older,
+            },
+        );
+        info!(app, key, instance = %start.instance, media_sequence = start.media_sequence, "stream live");
         Ok((stream, 0))
     }
 
-    /// The publisher of `stream` (generation `generation`) left. A graceful
-    /// unpublish ends the stream at once (ENDLIST, checklist case 17); a
-    /// dropped connection leaves the grace period for a reconnect to resume it
-    /// (HLS-LIVE-08). Either way it stays listed as ended until the grace
-    /// period is over.
-    pub fn release(self: &Arc<Self>, stream: &Arc<Stream>, generation: u64, graceful: bool) {
-        if stream.generation() != generation || stream.status() != Status::Live {
-            return;
+    /// The start of a new instance of `id`: after `previous` (or what is
+    /// remembered of the key), with an id later than any it had.
+    fn next_start(&self, id: &StreamKey, previous: Option<&Arc<Stream>>) -> InstanceStart {
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut instance = InstanceId::from_millis(now_ms);
+        let remembered = self.remembered().starts.get(id).copied();
+        let last = previous
+            .map(|p| p.instance)
+            .or(remembered.map(|r| r.instance));
+        if let Some(last) = last.filter(|l| *l >= instance) {
+            instance = last.next();
         }
-        stream.publisher_left(Instant::now());
-        if graceful {
-            stream.finish();
+        match (previous, remembered) {
+            (Some(p), _) => p.successor(instance),
+            (None, Some(r)) => InstanceStart { instance, ..r },
+            (None, None) => InstanceStart::new(instance),
         }
-        let registry = self.clone();
-        let stream = stream.clone();
-        let grace = self.grace;
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            registry.expire(&stream, generation);
-        });
     }
 
-    fn expire(self: &Arc<Self>, stream: &Arc<Stream>, generation: u64) {
+    /// The publisher of `stream` (generation `generation`) left at `now`.
+    /// Graceful or not, the stream waits for it for the grace period
+    /// (unless `end_on_unpublish` ends it at once on a graceful unpublish).
+    pub fn release(&self, stream: &Arc<Stream>, generation: u64, how: Departure, now: Instant) {
+        let t = stream.publisher_left(generation, how, now);
+        if t != Transition::Unchanged {
+            info!(app = %stream.app, key = %stream.key, ?how, "waiting for the publisher");
+            self.timers_changed.notify_one();
+            self.publisher_left.notify_waiters();
+        }
+    }
+
+    /// The earliest lifecycle deadline of any stream.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.map()
+            .values()
+            .flat_map(|i| std::iter::once(&i.current).chain(&i.older))
+            .filter_map(|s| s.poll_timeout())
+            .min()
+    }
+
+    /// The clock reached `now`: streams whose grace period passed end
+    /// (ENDLIST, DASH end of live); those whose retention passed are
+    /// dropped, and the numbering of their key is remembered.
+    pub fn handle_timeout(&self, now: Instant) {
         let mut map = self.map();
-        if stream.generation() == generation && stream.status() == Status::Ended {
-            let id = (stream.app.clone(), stream.key.clone());
-            if map.get(&id).is_some_and(|s| Arc::ptr_eq(s, stream)) {
-                map.remove(&id);
-                stream.finish();
-                info!(app = %stream.app, key = %stream.key, "stream ended");
-                self.finished_map().insert(id.clone(), stream.clone());
-                let registry = self.clone();
-                let stream = stream.clone();
-                let keep = self.availability;
-                tokio::spawn(async move {
-                    tokio::time::sleep(keep).await;
-                    let mut f = registry.finished_map();
-                    if f.get(&id).is_some_and(|s| Arc::ptr_eq(s, &stream)) {
-                        f.remove(&id);
+        let mut gone_keys = Vec::new();
+        for (id, instances) in map.iter_mut() {
+            for s in std::iter::once(&instances.current).chain(&instances.older) {
+                loop {
+                    match s.handle_timeout(now) {
+                        Transition::Unchanged => break,
+                        Transition::Ended => {
+                            info!(app = %s.app, key = %s.key, instance = %s.instance, "stream ended")
+                        }
+                        Transition::Gone | Transition::Waiting => {}
                     }
-                });
-            }
-        }
-    }
-
-    /// Shutdown: once every publisher has left (they were asked to), end
-    /// every stream for good (ENDLIST, DASH end of live).
-    pub fn end_all(self: &Arc<Self>) -> impl std::future::Future<Output = ()> {
-        let registry = self.clone();
-        async move {
-            for _ in 0..250 {
-                if registry.map().values().all(|s| s.status() != Status::Live) {
-                    break;
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            let streams: Vec<Arc<Stream>> = registry.map().values().cloned().collect();
-            for s in streams {
-                s.finish();
+            instances.older.retain(|s| s.phase() != Phase::Gone);
+            if instances.current.phase() == Phase::Gone {
+                // The instance id is far enough in the past: the next one
+                // gets a later id from the clock or from `next_start`.
+                let next = instances.current.successor(instances.current.instance);
+                self.remembered().insert(id.clone(), next);
+                if instances.older.is_empty() {
+                    gone_keys.push(id.clone());
+                }
             }
+        }
+        for id in gone_keys {
+            map.remove(&id);
+            info!(app = %id.0, key = %id.1, "stream files released");
         }
     }
 
-    fn finished_map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Stream>>> {
-        self.finished.lock().unwrap_or_else(|e| e.into_inner())
+    /// Drives every stream's timers until the process ends: sleeps until the
+    /// earliest deadline, or until a new one is set.
+    pub async fn run_timers(self: Arc<Self>) {
+        loop {
+            let woken = self.timers_changed.notified();
+            match self.poll_timeout() {
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = woken => {}
+                    }
+                }
+                None => woken.await,
+            }
+            self.handle_timeout(Instant::now());
+        }
     }
 
-    /// The stream whose files HTTP serves under `app/key`: the listed one, or
-    /// one that ended recently.
-    pub fn lookup(&self, app: &str, key: &str) -> Option<Arc<Stream>> {
+    /// Shutdown: once every publisher has left (they were asked to, ERTMP-08),
+    /// or `patience` passed, end every stream for good (ENDLIST, DASH end of
+    /// live).
+    pub async fn end_all(&self, patience: Duration) {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let left = self.publisher_left.notified();
+            let live = self
+                .map()
+                .values()
+                .any(|i| matches!(i.current.phase(), Phase::Live { .. }));
+            if !live {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, left).await.is_err() {
+                break;
+            }
+        }
+        let now = Instant::now();
+        let streams: Vec<Arc<Stream>> = self.map().values().map(|i| i.current.clone()).collect();
+        for s in streams {
+            s.shutdown(now);
+        }
+        self.timers_changed.notify_one();
+    }
+
+    /// The instances of `app/key` whose files HTTP may serve, newest first.
+    pub fn instances(&self, app: &str, key: &str) -> Vec<Arc<Stream>> {
         let id = (app.to_owned(), key.to_owned());
-        if let Some(s) = self.map().get(&id) {
-            return Some(s.clone());
+        match self.map().get(&id) {
+            Some(i) => std::iter::once(&i.current)
+                .chain(i.older.iter().rev())
+                .cloned()
+                .collect(),
+            None => Vec::new(),
         }
-        self.finished_map().get(&id).cloned()
     }
 
+    /// The newest instance of every key that still serves its files: live,
+    /// waiting for its publisher, or ended within its retention
+    /// (`/api/streams`, `/`).
     pub fn list(&self) -> Vec<Arc<Stream>> {
-        let mut v: Vec<Arc<Stream>> = self.map().values().cloned().collect();
+        let mut v: Vec<Arc<Stream>> = self
+            .map()
+            .values()
+            .filter(|i| i.current.phase() != Phase::Gone)
+            .map(|i| i.current.clone())
+            .collect();
         v.sort_by(|a, b| (&a.app, &a.key).cmp(&(&b.app, &b.key)));
         v
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,23 +1,32 @@
-//! One live stream: its demuxer, its publisher, its counters and the fan-out
-//! of frames to whatever packages them.
+//! One stream instance: its lifecycle, its demuxer, its publisher, its
+//! counters and the fan-out of frames to whatever packages them.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
+use weir_flv::timeline::TimelineConfig;
 use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
+use weir_packager::names::InstanceId;
+use weir_packager::stream::{InstanceStart, PackagerConfig};
 use weir_rtmp::MediaKind;
 
-use weir_packager::stream::PackagerConfig;
-
+use crate::lifecycle::{Departure, Lifecycle, Phase, Policy, PublishError, Transition};
 use crate::metrics::Metrics;
 use crate::output::Output;
 use crate::packaging::Packaging;
+
+/// What every stream of the server is made with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub timeline: TimelineConfig,
+    pub packager: PackagerConfig,
+    pub lifecycle: Policy,
+}
 
 /// Frames and lifecycle changes, in publish order, for consumers beyond the
 /// packager (which runs inline, see `packaging.rs`).
@@ -47,10 +56,10 @@ const BITRATE_WINDOW_MS: i64 = 5_000;
 pub struct Stream {
     pub app: String,
     pub key: String,
+    /// The id in every media file name of this instance.
+    pub instance: InstanceId,
     /// Segments and playlists HTTP serves for this stream.
     pub output: Arc<Output>,
-    /// The stream ended for good (ENDLIST); a later publisher starts a new one.
-    finished: AtomicBool,
     state: Mutex<State>,
     packaging: Mutex<Packaging>,
     events: broadcast::Sender<StreamEvent>,
@@ -59,20 +68,11 @@ pub struct Stream {
     span: tracing::Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Live,
-    Ended,
-}
-
 struct State {
     demuxer: Demuxer,
-    status: Status,
-    /// Bumped on each new publisher, so a stale grace timer does not remove a resumed stream.
-    generation: u64,
+    lifecycle: Lifecycle,
     publisher: SocketAddr,
     started_at: SystemTime,
-    ended_at: Option<Instant>,
     bytes_in: u64,
     video: Option<VideoStats>,
     audio: Option<AudioStats>,
@@ -113,7 +113,10 @@ struct AudioStats {
 pub struct StreamInfo {
     pub app: String,
     pub key: String,
+    /// `live`, or `reconnecting` while it waits for its publisher.
     pub state: &'static str,
+    /// The instance id in its media file names.
+    pub instance: String,
     pub publisher: String,
     pub started_at: String,
     pub duration_ms: i64,
@@ -145,31 +148,33 @@ pub struct AudioInfo {
 }
 
 impl Stream {
+    /// A new instance of `app/key`, live with its first publisher.
     pub fn new(
         app: String,
         key: String,
         publisher: SocketAddr,
-        demuxer: Demuxer,
-        packager: PackagerConfig,
+        settings: &Settings,
+        start: InstanceStart,
         metrics: Arc<Metrics>,
     ) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let output = Arc::new(Output::default());
-        let span = tracing::info_span!(parent: None, "stream", app = %app, key = %key);
-        Stream {
+        let span = tracing::info_span!(
+            parent: None, "stream", app = %app, key = %key, instance = %start.instance
+        );
+        let packaging = Packaging::new(settings.packager.clone(), start, output.clone(), metrics);
+        let stream = Stream {
             span,
             app,
             key,
-            packaging: Mutex::new(Packaging::new(packager, output.clone(), metrics)),
+            instance: start.instance,
+            packaging: Mutex::new(packaging),
             output,
-            finished: AtomicBool::new(false),
             state: Mutex::new(State {
-                demuxer,
-                status: Status::Live,
-                generation: 0,
+                demuxer: Demuxer::new(settings.timeline.clone()),
+                lifecycle: Lifecycle::new(settings.lifecycle),
                 publisher,
                 started_at: SystemTime::now(),
-                ended_at: None,
                 bytes_in: 0,
                 video: None,
                 audio: None,
@@ -179,7 +184,11 @@ impl Stream {
                 last_dts: None,
             }),
             events,
-        }
+        };
+        let _ = stream
+            .events
+            .send(StreamEvent::PublisherStarted { reconnect: false });
+        stream
     }
 
     fn packaging(&self) -> std::sync::MutexGuard<'_, Packaging> {
@@ -196,61 +205,81 @@ impl Stream {
         self.events.subscribe()
     }
 
-    pub fn status(&self) -> Status {
-        self.state().status
+    pub fn phase(&self) -> Phase {
+        self.state().lifecycle.phase()
     }
 
-    pub fn generation(&self) -> u64 {
-        self.state().generation
-    }
-
-    /// A publisher takes over a stream that lost its publisher within the grace period.
-    /// Returns the new generation.
-    pub fn resume(&self, publisher: SocketAddr) -> u64 {
+    /// A publisher asks for this instance at `now`: within the grace period
+    /// it resumes it, the playlists going on after a discontinuity
+    /// (HLS-LIVE-08). Returns the publisher's generation.
+    pub fn resume(&self, publisher: SocketAddr, now: Instant) -> Result<u64, PublishError> {
         let _span = self.span.enter();
         let mut s = self.state();
-        s.status = Status::Live;
-        s.publisher = publisher;
-        s.ended_at = None;
-        s.generation += 1;
-        s.demuxer.reconnect();
-        let g = s.generation;
-        drop(s);
-        self.packaging().reconnect();
-        let _ = self
-            .events
-            .send(StreamEvent::PublisherStarted { reconnect: true });
-        g
-    }
-
-    pub fn started(&self) {
-        let _ = self
-            .events
-            .send(StreamEvent::PublisherStarted { reconnect: false });
-    }
-
-    /// The publisher left (any teardown path). Returns the generation it ended.
-    pub fn publisher_left(&self, now: Instant) -> u64 {
-        let mut s = self.state();
-        s.status = Status::Ended;
-        s.ended_at = Some(now);
-        let g = s.generation;
-        drop(s);
-        let _ = self.events.send(StreamEvent::PublisherLeft);
-        g
-    }
-
-    /// End the stream for good (once): playlists get ENDLIST.
-    pub fn finish(&self) {
-        let _span = self.span.enter();
-        if !self.finished.swap(true, Ordering::AcqRel) {
-            self.packaging().end();
-            let _ = self.events.send(StreamEvent::Ended);
+        let result = s.lifecycle.publish(now);
+        match result {
+            Ok(_) => {
+                s.publisher = publisher;
+                s.demuxer.reconnect();
+                drop(s);
+                self.packaging().reconnect();
+                let _ = self
+                    .events
+                    .send(StreamEvent::PublisherStarted { reconnect: true });
+            }
+            // The grace period ran out before its timer was serviced.
+            Err(PublishError::Ended) => {
+                drop(s);
+                self.ended();
+            }
+            Err(PublishError::AlreadyLive) => {}
         }
+        result
     }
 
-    pub fn is_finished(&self) -> bool {
-        self.finished.load(Ordering::Acquire)
+    /// The publisher of `generation` left at `now` (any teardown path).
+    pub fn publisher_left(&self, generation: u64, how: Departure, now: Instant) -> Transition {
+        let t = self.state().lifecycle.leave(generation, how, now);
+        if t != Transition::Unchanged {
+            let _ = self.events.send(StreamEvent::PublisherLeft);
+        }
+        self.apply(t)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.state().lifecycle.poll_timeout()
+    }
+
+    /// The clock reached `now`: one lifecycle step, if one was due.
+    pub fn handle_timeout(&self, now: Instant) -> Transition {
+        let t = self.state().lifecycle.handle_timeout(now);
+        self.apply(t)
+    }
+
+    /// The server is stopping: end the stream now.
+    pub fn shutdown(&self, now: Instant) -> Transition {
+        let t = self.state().lifecycle.shutdown(now);
+        self.apply(t)
+    }
+
+    /// Where the next instance of this key starts (after this one ended).
+    pub fn successor(&self, next: InstanceId) -> InstanceStart {
+        self.packaging().successor(next)
+    }
+
+    fn apply(&self, t: Transition) -> Transition {
+        if t == Transition::Ended {
+            self.ended();
+        }
+        t
+    }
+
+    /// The stream is over: last segments closed, playlists get ENDLIST and
+    /// the MPD its end (HLS-LIVE-09, DASH-MPD-12).
+    fn ended(&self) {
+        let _span = self.span.enter();
+        self.packaging().end();
+        let _ = self.events.send(StreamEvent::Ended);
     }
 
     pub fn set_error(&self, error: String) {
@@ -262,6 +291,10 @@ impl Stream {
         let _span = self.span.enter();
         let len = payload.len();
         let mut s = self.state();
+        // Media of a publisher that the server already let go (shutdown).
+        if !matches!(s.lifecycle.phase(), Phase::Live { .. }) {
+            return;
+        }
         s.bytes_in += len as u64;
         let result = match kind {
             MediaKind::Video => s.demuxer.push_video(timestamp, payload),
@@ -291,10 +324,8 @@ impl Stream {
         StreamInfo {
             app: self.app.clone(),
             key: self.key.clone(),
-            state: match s.status {
-                Status::Live => "live",
-                Status::Ended => "ended",
-            },
+            state: s.lifecycle.phase().name(),
+            instance: self.instance.to_string(),
             publisher: s.publisher.to_string(),
             started_at: humantime::format_rfc3339_millis(s.started_at).to_string(),
             duration_ms: match (s.first_dts, s.last_dts) {
@@ -419,12 +450,21 @@ mod tests {
     }
 
     fn stream() -> Stream {
+        let settings = Settings {
+            timeline: TimelineConfig::default(),
+            packager: PackagerConfig::default(),
+            lifecycle: Policy {
+                grace: std::time::Duration::from_secs(10),
+                retention: std::time::Duration::from_secs(60),
+                end_on_unpublish: false,
+            },
+        };
         Stream::new(
             "live".into(),
             "cam1".into(),
             "127.0.0.1:1".parse().unwrap(),
-            Demuxer::default(),
-            PackagerConfig::default(),
+            &settings,
+            InstanceStart::new(InstanceId::from_millis(1)),
             Arc::new(Metrics::new()),
         )
     }
@@ -469,8 +509,10 @@ mod tests {
             1021,
             Bytes::from_static(&[0xaf, 0x01, 0x21]),
         );
-        s.publisher_left(Instant::now());
-        s.resume("127.0.0.1:2".parse().unwrap());
+        let t0 = Instant::now();
+        s.publisher_left(0, Departure::Graceful, t0);
+        assert_eq!(s.info().state, "reconnecting");
+        assert_eq!(s.resume("127.0.0.1:2".parse().unwrap(), t0), Ok(1));
         let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
             .map(|e| match e {
                 StreamEvent::Media(DemuxEvent::AudioConfig { config, changed }) => {
@@ -490,8 +532,7 @@ mod tests {
                 "started true"
             ]
         );
-        assert_eq!(s.status(), Status::Live);
-        assert_eq!(s.generation(), 1);
+        assert_eq!(s.phase(), Phase::Live { generation: 1 });
     }
 
     #[test]

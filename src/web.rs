@@ -181,12 +181,15 @@ mod tests {
     use crate::registry::Registry;
 
     async fn get(uri: &str, headers: &[(&str, &str)]) -> Response {
-        let registry = Registry::new(
-            Duration::from_secs(10),
-            Duration::from_secs(60),
-            Default::default(),
-            Default::default(),
-        );
+        let registry = Registry::new(crate::stream::Settings {
+            timeline: Default::default(),
+            packager: Default::default(),
+            lifecycle: crate::lifecycle::Policy {
+                grace: Duration::from_secs(10),
+                retention: Duration::from_secs(60),
+                end_on_unpublish: false,
+            },
+        });
         let mut req = Request::builder().uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);

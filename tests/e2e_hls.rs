@@ -2063,7 +2063,8 @@ fn run_live_session() -> LiveSession {
     };
     http.insert("preflight segment", preflight(&vseg.uri));
     http.insert("preflight playlist", preflight("video.m3u8"));
-    http.insert("segment far ahead", get("video/seg-99999.m4s", &[]));
+    let far_ahead = format!("{}/seg-99999.m4s", vseg.uri.rsplit_once('/').unwrap().0);
+    http.insert("segment far ahead", get(&far_ahead, &[]));
     http.insert(
         "unknown stream playlist",
         http_get(weir.http_addr, "/live/no-such-stream/index.m3u8").unwrap(),

@@ -344,18 +344,23 @@ fn query_string_is_not_part_of_the_key() {
     assert_eq!(all.len(), 1, "exactly one stream expected: {all:?}");
 }
 
-// (j) §8 case 18: kill -9 of the publisher → "ended" promptly, then gone
-// after the grace period.
+// (j) §8 case 18: kill -9 of the publisher → "reconnecting" promptly
+// (the stream waits for its publisher), "ended" when the grace period runs
+// out, then gone when the ended retention has passed too.
 #[test]
-fn killed_publisher_ends_then_disappears_after_grace() {
+fn killed_publisher_waits_then_ends_after_grace_then_disappears() {
     let asset = assets::small_av(10);
-    let weir = Weir::start(&["--grace-period", "2"]);
+    let weir = Weir::start(&["--grace-period", "2", "--ended-retention", "1"]);
     let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url("k9"), true, &[]);
     weir.wait_live("k9");
     let killed = Instant::now();
     ff.kill9();
 
-    weir.wait_ended("k9", Duration::from_secs(2));
+    weir.wait_stream("k9", Duration::from_secs(2), "state reconnecting", |s| {
+        s["state"] == "reconnecting"
+    });
+    let waiting_after = killed.elapsed();
+    weir.wait_ended("k9", Duration::from_secs(6));
     let ended_after = killed.elapsed();
 
     let gone = common::poll_until(Duration::from_secs(6), || {
@@ -363,19 +368,23 @@ fn killed_publisher_ends_then_disappears_after_grace() {
     })
     .unwrap_or_else(|| {
         panic!(
-            "stream still listed 6 s after kill -9 (grace 2 s): {:?}",
+            "stream still listed 6 s after it ended (retention 1 s): {:?}",
             weir.stream("k9")
         )
     });
     let gone_after = gone.duration_since(killed);
-    eprintln!("ended after {ended_after:?}, gone after {gone_after:?}");
+    eprintln!("reconnecting after {waiting_after:?}, ended after {ended_after:?}, gone after {gone_after:?}");
     assert!(
-        gone_after >= Duration::from_millis(1500),
-        "stream removed before the grace period: {gone_after:?}"
+        ended_after >= Duration::from_millis(1500),
+        "stream ended before the grace period: {ended_after:?}"
     );
     assert!(
-        gone_after <= Duration::from_millis(4500),
-        "stream removed too late (grace 2 s): {gone_after:?}"
+        ended_after <= Duration::from_millis(4500),
+        "stream ended too late (grace 2 s): {ended_after:?}"
+    );
+    assert!(
+        gone_after <= Duration::from_millis(6500),
+        "stream removed too late (grace 2 s + retention 1 s): {gone_after:?}"
     );
 }
 

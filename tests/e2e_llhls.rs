@@ -94,7 +94,7 @@ fn parse(text: &str) -> Ll {
     ll
 }
 
-/// `video/part-12.3.m4s?x` → (12, 3).
+/// `video/INSTANCE/part-12.3.m4s?x` → (12, 3).
 fn part_numbers(uri: &str) -> (u64, u64) {
     let name = uri.split('?').next().unwrap().rsplit('/').next().unwrap();
     let (m, p) = name
@@ -159,10 +159,12 @@ fn case47_playlist_shape_parts_hints_and_reports() {
                 continue;
             }
             let msn: u64 = uri
-                .trim_start_matches("video/seg-")
-                .trim_end_matches(".m4s")
-                .parse()
-                .unwrap();
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.strip_prefix("seg-"))
+                .and_then(|n| n.strip_suffix(".m4s"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("not a segment URI: {uri}"));
             for (i, p) in parts.iter().enumerate() {
                 assert_eq!(part_numbers(&p.uri), (msn, i as u64), "{text}");
                 assert!(p.duration <= pt + 1e-6, "part over PART-TARGET (LLHLS-02)");
@@ -555,8 +557,15 @@ fn dash_ll_01_segment_in_progress_is_sent_chunk_by_chunk() {
             "segment {open} in progress not in the MPD\n{mpd}"
         );
         assert!(!listed.contains(&(open + 1)));
-        let path = format!("/live/lldash/video/seg-{open}.m4s");
-        let next = weir.http(&format!("/live/lldash/video/seg-{}.m4s", open + 2));
+        let template = mpd_video_template(&mpd);
+        let seg = |n: u64| {
+            format!(
+                "/live/lldash/{}",
+                template.replace("$Number$", &n.to_string())
+            )
+        };
+        let path = seg(open);
+        let next = weir.http(&seg(open + 2));
         assert_eq!(
             next.status, 404,
             "a later segment is not served early (case 55)"
@@ -602,6 +611,24 @@ fn dash_ll_01_segment_in_progress_is_sent_chunk_by_chunk() {
 }
 
 /// `$Number$`s of the video Representation's timeline.
+/// The video `SegmentTemplate@media` of the newest Period.
+fn mpd_video_template(mpd: &str) -> String {
+    let parsed = dash_mpd_core::parse(mpd).unwrap();
+    parsed
+        .periods
+        .iter()
+        .flat_map(|p| &p.adaptations)
+        .filter(|a| a.contentType.as_deref() == Some("video"))
+        .flat_map(|a| {
+            a.representations
+                .iter()
+                .filter_map(|r| r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref()))
+        })
+        .filter_map(|t| t.media.clone())
+        .next_back()
+        .unwrap_or_else(|| panic!("no video SegmentTemplate@media\n{mpd}"))
+}
+
 fn mpd_video_numbers(mpd: &str) -> Vec<u64> {
     let parsed = dash_mpd_core::parse(mpd).unwrap();
     let mut out = Vec::new();

@@ -133,6 +133,12 @@ pub struct Weir {
 impl Weir {
     /// Starts `weir --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 EXTRA…`
     /// and waits (bounded) for its listening line on stdout.
+    ///
+    /// Unless EXTRA says otherwise, with `--end-on-unpublish true`: most
+    /// tests publish a finite file and check the stream it leaves, ended at
+    /// once by the publisher's unpublish (checklist case 17). Tests of the
+    /// default lifecycle (a graceful unpublish waits the grace period for the
+    /// publisher, issue 12) pass `--end-on-unpublish false`.
     pub fn start(extra_args: &[&str]) -> Weir {
         let bin = env!("CARGO_BIN_EXE_weir");
         let mut args: Vec<String> = vec![
@@ -141,6 +147,9 @@ impl Weir {
             "--http-listen".into(),
             "127.0.0.1:0".into(),
         ];
+        if !extra_args.contains(&"--end-on-unpublish") {
+            args.extend(["--end-on-unpublish".into(), "true".into()]);
+        }
         args.extend(extra_args.iter().map(|s| s.to_string()));
         let mut cmd = Command::new(bin);
         cmd.args(&args)

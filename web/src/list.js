@@ -66,23 +66,25 @@
 
   function updateCard(card, s) {
     const f = card.fields;
-    const live = s.state === 'live';
-    card.li.dataset.state = live ? 'live' : 'ended';
-    f.badge.dataset.state = live ? 'live' : 'ended';
-    set(f.badge, live ? 'Live' : 'Ended');
+    const state = s.state === 'live' || s.state === 'reconnecting' ? s.state : 'ended';
+    const label = { live: 'Live', reconnecting: 'Reconnecting', ended: 'Ended' }[state];
+    card.li.dataset.state = state;
+    f.badge.dataset.state = state;
+    set(f.badge, label);
     set(f.video, W.videoSummary(s.video));
     set(f.audio, W.audioSummary(s.audio));
     set(f.bitrate, W.bitrate(s.bitrate_bps));
     set(f.uptime, W.duration(s.duration_ms));
-    f.link.setAttribute('aria-label', s.key + ' (' + (live ? 'live' : 'ended') + ')');
+    f.link.setAttribute('aria-label', s.key + ' (' + label.toLowerCase() + ')');
     card.li.title = s.last_error ? 'Last error: ' + s.last_error : '';
   }
 
   function render(streams) {
     // Live first, then by app and key.
     streams.sort((a, b) => {
-      const la = a.state === 'live' ? 0 : 1;
-      const lb = b.state === 'live' ? 0 : 1;
+      const order = (s) => ({ live: 0, reconnecting: 1 })[s.state] ?? 2;
+      const la = order(a);
+      const lb = order(b);
       return la - lb || String(a.app).localeCompare(b.app) || String(a.key).localeCompare(b.key);
     });
     const seen = new Set();
@@ -104,11 +106,14 @@
         cards.delete(id);
       }
     }
-    const live = streams.filter((s) => s.state === 'live').length;
+    const count = (state) => streams.filter((s) => s.state === state).length;
+    const live = count('live');
+    const reconnecting = count('reconnecting');
+    const ended = streams.length - live - reconnecting;
     const text =
       streams.length === 0
         ? 'No streams'
-        : live + ' live' + (streams.length > live ? ', ' + (streams.length - live) + ' ended' : '');
+        : live + ' live' + (reconnecting ? ', ' + reconnecting + ' reconnecting' : '') + (ended ? ', ' + ended + ' ended' : '');
     set(summary, text);
     list.hidden = streams.length === 0;
     empty.hidden = streams.length !== 0;

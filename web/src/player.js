@@ -9,7 +9,7 @@
 //   state        'waiting' (no stream yet, loading, or torn down)
 //                'playing' (playback started; brief rebuffering included)
 //                'error'   (fatal error, a retry is scheduled)
-//   stream       'unknown' | 'live' | 'ended' | 'absent' (from /api/streams)
+//   stream       'unknown' | 'live' | 'reconnecting' | 'ended' | 'absent' (from /api/streams)
 //   stalls       `waiting` events after the first `playing` of an attempt
 //   errors       fatal errors, oldest first: { time, protocol, engine, message }
 //   warnings     non-fatal player errors (last 50), same shape
@@ -295,8 +295,11 @@
 
   // ---- lifecycle ---------------------------------------------------------
 
+  // A stream waiting for its publisher to come back ('reconnecting') keeps
+  // its playlists: the player keeps playing what is buffered and carries
+  // on when the publisher returns, on the same URLs.
   function isLive() {
-    return !!info && info.state === 'live';
+    return !!info && (info.state === 'live' || info.state === 'reconnecting');
   }
 
   function log(list, e) {
@@ -484,8 +487,9 @@
 
   function renderBadge() {
     const state = weirPlayer.stream;
-    badge.dataset.state = state === 'live' ? 'live' : 'ended';
-    badge.textContent = state === 'live' ? 'Live' : state === 'ended' ? 'Ended' : 'Not live';
+    badge.dataset.state = state === 'live' || state === 'reconnecting' ? state : 'ended';
+    badge.textContent =
+      { live: 'Live', reconnecting: 'Reconnecting', ended: 'Ended' }[state] || 'Not live';
   }
 
   // ---- stats -------------------------------------------------------------
@@ -521,7 +525,10 @@
     set(stats.protocol, protocol === 'dash' ? 'DASH' : 'HLS');
     set(stats.engine, engine ? engine.label : '—');
     set(stats.state, weirPlayer.state);
-    set(stats.stream, { live: 'live', ended: 'ended', absent: 'not live' }[weirPlayer.stream] || '—');
+    set(
+      stats.stream,
+      { live: 'live', reconnecting: 'reconnecting', ended: 'ended', absent: 'not live' }[weirPlayer.stream] || '—',
+    );
     const v = info && info.video;
     const a = info && info.audio;
     setWithCode(stats.video, v ? W.codecName(v.codec) : '—', v && v.codec);

@@ -10,6 +10,7 @@
 pub mod boxes;
 pub mod dash;
 pub mod hls;
+pub mod names;
 pub mod playlists;
 pub mod segmenter;
 pub mod stream;

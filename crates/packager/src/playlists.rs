@@ -11,6 +11,7 @@ use crate::hls::{
     PartialSegment, PreloadHint, PreloadHintKind, RenditionReport, Segment, ServerControl,
     VideoVariant,
 };
+use crate::names::FileName;
 use crate::stream::{PartInfo, TrackView};
 
 /// Low-latency HLS settings (LLHLS-01…11).
@@ -22,7 +23,7 @@ pub struct LowLatency {
 
 fn part(p: &PartInfo) -> Part {
     Part {
-        uri: p.uri.clone(),
+        uri: p.name.to_string(),
         duration: MediaDuration::new(
             p.duration,
             NonZeroU32::new(p.timescale).unwrap_or(NonZeroU32::MIN),
@@ -46,14 +47,6 @@ fn last_part(view: &TrackView) -> Option<(u64, Option<u64>)> {
     }
     let s = view.segments.last()?;
     Some((s.number, s.parts.last().map(|p| u64::from(p.index))))
-}
-
-/// File name of a track's media playlist inside the stream directory.
-pub fn media_playlist_name(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video.m3u8",
-        TrackKind::Audio => "audio.m3u8",
-    }
 }
 
 /// The media playlist of one track; with `low_latency`, its parts, the
@@ -102,7 +95,7 @@ pub fn media_playlist(
                 if nonconforming_part(part_target, &parts, false).is_none() {
                     playlist.partial_segment = Some(PartialSegment {
                         map: MapRef {
-                            uri: open.init_uri.clone(),
+                            uri: open.init.to_string(),
                         },
                         discontinuity: open.discontinuity,
                         program_date_time: Some(open.program_date_time),
@@ -115,22 +108,28 @@ pub fn media_playlist(
         };
         // The next part's init segment, when it is a new one (a changed
         // configuration, before the new segment's first part; LLHLS-04).
-        let last_init = view.segments.last().map(|s| s.init_uri.as_str());
-        if view.open.is_none() && last_init.is_some_and(|i| i != view.init_uri) {
+        let last_init = view.segments.last().map(|s| s.init);
+        if view.open.is_none() && last_init.is_some_and(|i| i != view.init) {
             playlist.preload_hints.push(PreloadHint {
                 kind: PreloadHintKind::Map,
-                uri: view.init_uri.clone(),
+                uri: view.init.to_string(),
             });
         }
         playlist.preload_hints.push(PreloadHint {
             kind: PreloadHintKind::Part,
-            uri: format!("{}/part-{number}.{next_index}.m4s", track_dir(view.kind)),
+            uri: FileName::Part {
+                track: view.kind,
+                instance: view.instance,
+                segment: number,
+                index: u32::try_from(next_index).unwrap_or(u32::MAX),
+            }
+            .to_string(),
         });
     }
     if let Some((last_msn, last_part)) = other.and_then(last_part) {
         if let Some(o) = other {
             playlist.rendition_reports.push(RenditionReport {
-                uri: media_playlist_name(o.kind).to_owned(),
+                uri: FileName::MediaPlaylist(o.kind).to_string(),
                 last_msn,
                 last_part,
             });
@@ -139,25 +138,18 @@ pub fn media_playlist(
     playlist
 }
 
-fn track_dir(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video",
-        TrackKind::Audio => "audio",
-    }
-}
-
 fn plain_media_playlist(view: &TrackView, target_duration: u32, ended: bool) -> MediaPlaylist {
     let segments = view
         .segments
         .iter()
         .map(|s| Segment {
-            uri: s.uri.clone(),
+            uri: s.name.to_string(),
             duration: MediaDuration::new(
                 s.duration,
                 NonZeroU32::new(s.timescale).unwrap_or(NonZeroU32::MIN),
             ),
             map: MapRef {
-                uri: s.init_uri.clone(),
+                uri: s.init.to_string(),
             },
             discontinuity: s.discontinuity,
             program_date_time: Some(s.program_date_time),
@@ -187,7 +179,7 @@ pub fn multivariant(video: Option<&TrackView>, audio: Option<&TrackView>) -> Mul
         video: video.map(|v| {
             let p = v.video.clone();
             VideoVariant {
-                uri: media_playlist_name(TrackKind::Video).to_owned(),
+                uri: FileName::MediaPlaylist(TrackKind::Video).to_string(),
                 codecs: v.codec.clone(),
                 width: p.as_ref().map_or(0, |p| p.width),
                 height: p.as_ref().map_or(0, |p| p.height),
@@ -197,7 +189,7 @@ pub fn multivariant(video: Option<&TrackView>, audio: Option<&TrackView>) -> Mul
             }
         }),
         audio: audio.map(|a| AudioRendition {
-            uri: media_playlist_name(TrackKind::Audio).to_owned(),
+            uri: FileName::MediaPlaylist(TrackKind::Audio).to_string(),
             codecs: a.codec.clone(),
             channels: a.audio.as_ref().map_or(2, |p| p.channels),
             sample_rate: a.audio.as_ref().map(|p| p.sample_rate),

@@ -13,6 +13,7 @@ use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig
 
 use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
 use crate::dash::{MediaTime, PeriodClock, Verdict};
+use crate::names::{FileName, InstanceId};
 use crate::segmenter::{Chunk, CutPolicy, Output, PartGrid, Timing, TrackSegmenter};
 
 /// Packaging settings.
@@ -66,9 +67,10 @@ impl Default for PackagerConfig {
 pub struct SegmentInfo {
     /// Media sequence number, per track, never reset (HLS-LIVE-08).
     pub number: u64,
-    /// URI relative to the stream directory, e.g. `video/seg-12.m4s`.
-    pub uri: String,
-    pub init_uri: String,
+    /// Its file, e.g. `video/mx2k118b/seg-12.m4s`.
+    pub name: FileName,
+    /// The init segment it needs.
+    pub init: FileName,
     pub base_decode_time: u64,
     /// Duration in track ticks.
     pub duration: u64,
@@ -91,8 +93,8 @@ pub struct PartInfo {
     pub segment: u64,
     /// Index within the segment, from 0.
     pub index: u32,
-    /// e.g. `video/part-12.3.m4s`.
-    pub uri: String,
+    /// Its file, e.g. `video/mx2k118b/part-12.3.m4s`.
+    pub name: FileName,
     /// Ticks.
     pub duration: u64,
     pub timescale: u32,
@@ -109,7 +111,7 @@ pub struct OpenSegment {
     pub timescale: u32,
     /// DASH Period it belongs to.
     pub period: u64,
-    pub init_uri: String,
+    pub init: FileName,
     pub discontinuity: bool,
     pub program_date_time: SystemTime,
     pub parts: Vec<PartInfo>,
@@ -126,7 +128,7 @@ impl SegmentInfo {
 pub enum PackagerEvent {
     Init {
         track: TrackKind,
-        uri: String,
+        name: FileName,
         bytes: Bytes,
     },
     Segment {
@@ -144,8 +146,8 @@ pub enum PackagerEvent {
     /// for their availability time).
     Removed {
         track: TrackKind,
-        uri: String,
-        parts: Vec<String>,
+        name: FileName,
+        parts: Vec<FileName>,
     },
 }
 
@@ -154,7 +156,10 @@ pub enum PackagerEvent {
 pub struct TrackView {
     pub kind: TrackKind,
     pub codec: String,
-    pub init_uri: String,
+    /// The stream instance whose files these are.
+    pub instance: InstanceId,
+    /// The current init segment.
+    pub init: FileName,
     pub segments: Vec<SegmentInfo>,
     /// Number of the first listed segment (EXT-X-MEDIA-SEQUENCE).
     pub media_sequence: u64,
@@ -194,6 +199,7 @@ pub enum PackagerError {
 
 struct Track {
     kind: TrackKind,
+    instance: InstanceId,
     track_id: u32,
     timescale: u32,
     /// Ticks of one frame, used to close the last sample at a flush.
@@ -201,7 +207,7 @@ struct Track {
     seg: TrackSegmenter,
     codec: String,
     init_version: u32,
-    init_uri: String,
+    init: FileName,
     record: Bytes,
     video: Option<VideoParams>,
     audio: Option<AudioParams>,
@@ -228,9 +234,34 @@ struct Track {
     last_dts_ms: Option<i64>,
 }
 
+/// Where a stream instance starts: the id in its file names and the
+/// numbering it takes over from the instance served before it at the same
+/// URLs ([`StreamPackager::successor`]), so that a key published again
+/// never makes its playlists go backwards (HLS-LIVE-08) nor reuses a URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstanceStart {
+    pub instance: InstanceId,
+    /// Media sequence number of the first segment of every track.
+    pub media_sequence: u64,
+    /// EXT-X-DISCONTINUITY-SEQUENCE of the first playlists.
+    pub discontinuity_sequence: u64,
+}
+
+impl InstanceStart {
+    /// The first instance of a key: numbering from zero.
+    pub fn new(instance: InstanceId) -> Self {
+        InstanceStart {
+            instance,
+            media_sequence: 0,
+            discontinuity_sequence: 0,
+        }
+    }
+}
+
 /// Packages one stream. Feed it the demuxer's events in order.
 pub struct StreamPackager {
     config: PackagerConfig,
+    start: InstanceStart,
     video: Option<Track>,
     audio: Option<Track>,
     policy: CutPolicy,
@@ -278,13 +309,14 @@ const MAX_HELD_AUDIO: usize = 480;
 pub const MIN_SEGMENTS: usize = 2;
 
 impl StreamPackager {
-    pub fn new(config: PackagerConfig) -> Self {
+    pub fn new(config: PackagerConfig, start: InstanceStart) -> Self {
         let policy = CutPolicy {
             target_ms: i64::try_from(config.target_duration.as_millis()).unwrap_or(2000),
         };
         let threshold = config.drift_threshold;
         StreamPackager {
             config,
+            start,
             video: None,
             audio: None,
             policy,
@@ -354,6 +386,38 @@ impl StreamPackager {
         self.target_duration
     }
 
+    pub fn instance(&self) -> InstanceId {
+        self.start.instance
+    }
+
+    /// Where instance `next` of the same key starts, once this one is over:
+    /// after the last segment number any track used, and one discontinuity
+    /// further (the break between the instances, as if it had slid out of
+    /// the window: HLS-PL-04).
+    pub fn successor(&self, next: InstanceId) -> InstanceStart {
+        let tracks = || {
+            [self.video.as_ref(), self.audio.as_ref()]
+                .into_iter()
+                .flatten()
+        };
+        let media_sequence = tracks()
+            .map(|t| t.next_number)
+            .max()
+            .unwrap_or(self.start.media_sequence);
+        let discontinuity_sequence = tracks()
+            .map(|t| {
+                t.discontinuity_sequence
+                    + t.window.iter().filter(|s| s.discontinuity).count() as u64
+            })
+            .max()
+            .unwrap_or(self.start.discontinuity_sequence);
+        InstanceStart {
+            instance: next,
+            media_sequence,
+            discontinuity_sequence: discontinuity_sequence + 1,
+        }
+    }
+
     pub fn poll_event(&mut self) -> Option<PackagerEvent> {
         self.events.pop_front()
     }
@@ -403,14 +467,15 @@ impl StreamPackager {
         Some(TrackView {
             kind,
             codec: t.codec.clone(),
-            init_uri: t.init_uri.clone(),
+            instance: self.start.instance,
+            init: t.init,
             segments: t.window.iter().cloned().collect(),
             open: (!t.open_parts.is_empty()).then(|| OpenSegment {
                 number: t.next_number,
                 base_decode_time: t.open_base,
                 timescale: t.timescale,
                 period: t.open_period,
-                init_uri: t.init_uri.clone(),
+                init: t.init,
                 discontinuity: t.open_discontinuity,
                 program_date_time: t.open_pdt,
                 parts: t.open_parts.clone(),
@@ -419,7 +484,7 @@ impl StreamPackager {
             discontinuity_sequence: t.discontinuity_sequence,
             peak_bitrate: t.peak_bitrate,
             average_bitrate: if t.total_ticks > 0 {
-                (t.total_bytes as f64 * 8.0 * f64::from(t.timescale) / t.total_ticks as f64) as u64
+                segment_bitrate(t.total_bytes as usize, t.total_ticks, t.timescale)
             } else {
                 0
             },
@@ -572,7 +637,6 @@ impl StreamPackager {
             ticks(self.config.part_target()),
         )
         .stretch_from(ticks(self.config.target_duration));
-        let prefix = track_dir(kind);
         let existing = self.track_mut(kind);
         if let Some(t) = existing {
             if t.record == record {
@@ -592,7 +656,16 @@ impl StreamPackager {
                     // BANDWIDTH describes the variant over its life, not per init.
                     (t.peak_bitrate, t.total_bytes, t.total_ticks),
                 ),
-                None => (1, 0, VecDeque::new(), 0, 1, (0, 0, 0)),
+                // A new instance continues the numbering of the one before
+                // it at the same URLs: playlists never go backwards.
+                None => (
+                    1,
+                    self.start.media_sequence,
+                    VecDeque::new(),
+                    self.start.discontinuity_sequence,
+                    1,
+                    (0, 0, 0),
+                ),
             };
         if version > 1 {
             // All media playlists share their discontinuities (HLS-MV-02):
@@ -605,14 +678,19 @@ impl StreamPackager {
                 o.pending_discontinuity = true;
             }
         }
-        let init_uri = format!("{prefix}/init-v{version}.mp4");
+        let init_name = FileName::Init {
+            track: kind,
+            instance: self.start.instance,
+            version,
+        };
         self.events.push_back(PackagerEvent::Init {
             track: kind,
-            uri: init_uri.clone(),
+            name: init_name,
             bytes: init,
         });
         let track = Track {
             kind,
+            instance: self.start.instance,
             track_id: if kind == TrackKind::Video { 1 } else { 2 },
             timescale,
             default_duration,
@@ -628,7 +706,7 @@ impl StreamPackager {
             },
             codec,
             init_version: version,
-            init_uri,
+            init: init_name,
             record,
             video,
             audio,
@@ -836,8 +914,12 @@ impl StreamPackager {
                     let parts = std::mem::take(&mut t.open_parts);
                     let info = SegmentInfo {
                         number,
-                        uri: format!("{}/seg-{number}.m4s", track_dir(kind)),
-                        init_uri: t.init_uri.clone(),
+                        name: FileName::Segment {
+                            track: kind,
+                            instance: t.instance,
+                            number,
+                        },
+                        init: t.init,
                         base_decode_time,
                         duration,
                         timescale: t.timescale,
@@ -864,8 +946,7 @@ impl StreamPackager {
                         }
                     }
                     if duration > 0 {
-                        let bps = (bytes.len() as f64 * 8.0 * f64::from(t.timescale)
-                            / duration as f64) as u64;
+                        let bps = segment_bitrate(bytes.len(), duration, t.timescale);
                         t.peak_bitrate = t.peak_bitrate.max(bps);
                         t.total_bytes += bytes.len() as u64;
                         t.total_ticks += duration;
@@ -884,8 +965,8 @@ impl StreamPackager {
                             }
                             self.events.push_back(PackagerEvent::Removed {
                                 track: kind,
-                                uri: old.uri,
-                                parts: old.parts.into_iter().map(|p| p.uri).collect(),
+                                name: old.name,
+                                parts: old.parts.into_iter().map(|p| p.name).collect(),
                             });
                         }
                     }
@@ -894,6 +975,17 @@ impl StreamPackager {
         }
         Ok(())
     }
+}
+
+/// Bits per second of `bytes` over `ticks`, as a player computes it from
+/// the playlist: over the EXTINF as written (five decimals, rounded half up,
+/// so up to 5 µs short) and rounded up, so BANDWIDTH is never below the peak
+/// it describes (HLS-MV-01).
+pub fn segment_bitrate(bytes: usize, ticks: u64, timescale: u32) -> u64 {
+    // Duration in units of 10 µs, rounded down: at most the printed EXTINF.
+    let units = (u128::from(ticks) * 100_000 / u128::from(timescale.max(1))).max(1);
+    let bits = (bytes as u128) * 8 * 100_000;
+    u64::try_from(bits.div_ceil(units)).unwrap_or(u64::MAX)
 }
 
 /// PROGRAM-DATE-TIME of media time `start_ms`: the newest anchor at or
@@ -940,11 +1032,12 @@ impl Track {
         let info = PartInfo {
             segment,
             index: chunk.index,
-            uri: format!(
-                "{}/part-{segment}.{}.m4s",
-                track_dir(self.kind),
-                chunk.index
-            ),
+            name: FileName::Part {
+                track: self.kind,
+                instance: self.instance,
+                segment,
+                index: chunk.index,
+            },
             duration: chunk.duration(),
             timescale: self.timescale,
             independent: chunk.independent,
@@ -976,13 +1069,6 @@ pub fn snap_frame_rate(fps: f64) -> f64 {
         .min_by(|a, b| (fps - a).abs().total_cmp(&(fps - b).abs()))
         .unwrap_or(fps);
     (snapped * 1000.0).round() / 1000.0
-}
-
-fn track_dir(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video",
-        TrackKind::Audio => "audio",
-    }
 }
 
 fn offset_time(t: SystemTime, ms: i64) -> SystemTime {

@@ -14,7 +14,8 @@ use weir_flv::{Demuxer, TrackKind};
 use weir_packager::dash::{
     live_mpd, write_mpd, LiveState, LowLatencyDash, Mpd, MpdSettings, UTC_HTTP_ISO,
 };
-use weir_packager::stream::{PackagerConfig, PackagerEvent, StreamPackager};
+use weir_packager::names::InstanceId;
+use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 
 use boxes_support::{find_box, read_flv, FIXTURE};
 
@@ -92,13 +93,16 @@ fn render(p: &mut StreamPackager, now: SystemTime) -> Option<Update> {
 fn run(s: Scenario) -> Run {
     let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
     let mut demux = Demuxer::default();
-    let mut p = StreamPackager::new(PackagerConfig {
-        target_duration: Duration::from_secs(1),
-        part_duration: Duration::from_millis(500),
-        window: 4,
-        drift_threshold: Duration::from_millis(500),
-        low_latency: s.low_latency,
-    });
+    let mut p = StreamPackager::new(
+        PackagerConfig {
+            target_duration: Duration::from_secs(1),
+            part_duration: Duration::from_millis(500),
+            window: 4,
+            drift_threshold: Duration::from_millis(500),
+            low_latency: s.low_latency,
+        },
+        InstanceStart::new(InstanceId::from_millis(1_796_000_000_123)),
+    );
     let mut updates = Vec::new();
     let mut files = HashMap::new();
     let mut gap = Duration::ZERO;
@@ -135,14 +139,14 @@ fn run(s: Scenario) -> Run {
             while let Some(ev) = p.poll_event() {
                 changed = true;
                 match ev {
-                    PackagerEvent::Init { uri, bytes, .. } => {
-                        files.insert(uri, bytes);
+                    PackagerEvent::Init { name, bytes, .. } => {
+                        files.insert(name.to_string(), bytes);
                     }
                     PackagerEvent::Segment { info, bytes, .. } => {
-                        files.insert(info.uri, bytes);
+                        files.insert(info.name.to_string(), bytes);
                     }
                     PackagerEvent::Part { info, bytes, .. } => {
-                        files.insert(info.uri, bytes);
+                        files.insert(info.name.to_string(), bytes);
                     }
                     PackagerEvent::Removed { .. } => {}
                 }
@@ -156,7 +160,7 @@ fn run(s: Scenario) -> Run {
     p.end().unwrap();
     while let Some(ev) = p.poll_event() {
         if let PackagerEvent::Segment { info, bytes, .. } = ev {
-            files.insert(info.uri, bytes);
+            files.insert(info.name.to_string(), bytes);
         }
     }
     updates.extend(render(&mut p, now + Duration::from_millis(10)));

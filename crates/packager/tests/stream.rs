@@ -7,21 +7,38 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use weir_flv::{DemuxEvent, Demuxer, Frame, TrackKind};
-use weir_packager::stream::{PackagerConfig, PackagerEvent, SegmentInfo, StreamPackager};
+use weir_packager::names::{FileName, InstanceId};
+use weir_packager::stream::{
+    InstanceStart, PackagerConfig, PackagerEvent, SegmentInfo, StreamPackager,
+};
 
 use boxes_support::{read_flv, FIXTURE};
+
+/// The instance every test stream is (`mx2k118b` in file names).
+const INST: InstanceId = InstanceId::from_millis(1_796_000_000_123);
 
 /// Feed the 2 s fixture `passes` times back to back (timestamps continued),
 /// sequence headers included each time (identical repeats, FLV-SEQ-01).
 fn run(passes: u32, reconnect_after: Option<u32>) -> (StreamPackager, Vec<PackagerEvent>) {
+    run_from(InstanceStart::new(INST), passes, reconnect_after)
+}
+
+fn run_from(
+    start: InstanceStart,
+    passes: u32,
+    reconnect_after: Option<u32>,
+) -> (StreamPackager, Vec<PackagerEvent>) {
     let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
     let mut demux = Demuxer::default();
-    let mut p = StreamPackager::new(PackagerConfig {
-        target_duration: Duration::from_secs(1),
-        part_duration: Duration::from_millis(500),
-        window: 3,
-        ..PackagerConfig::default()
-    });
+    let mut p = StreamPackager::new(
+        PackagerConfig {
+            target_duration: Duration::from_secs(1),
+            part_duration: Duration::from_millis(500),
+            window: 3,
+            ..PackagerConfig::default()
+        },
+        start,
+    );
     let mut events = Vec::new();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     for pass in 0..passes {
@@ -60,14 +77,17 @@ fn segments(events: &[PackagerEvent], kind: TrackKind) -> Vec<SegmentInfo> {
 #[test]
 fn repeated_identical_sequence_headers_make_one_init_case_30() {
     let (_, events) = run(4, None);
-    let inits: Vec<&str> = events
+    let inits: Vec<String> = events
         .iter()
         .filter_map(|e| match e {
-            PackagerEvent::Init { uri, .. } => Some(uri.as_str()),
+            PackagerEvent::Init { name, .. } => Some(name.to_string()),
             _ => None,
         })
         .collect();
-    assert_eq!(inits, vec!["video/init-v1.mp4", "audio/init-v1.mp4"]);
+    assert_eq!(
+        inits,
+        vec!["video/mx2k118b/init-v1.mp4", "audio/mx2k118b/init-v1.mp4"]
+    );
     for kind in [TrackKind::Video, TrackKind::Audio] {
         assert!(segments(&events, kind).iter().all(|s| !s.discontinuity));
     }
@@ -155,7 +175,7 @@ impl Synthetic {
     fn new(config: PackagerConfig) -> Self {
         let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
         let mut demux = Demuxer::default();
-        let mut p = StreamPackager::new(config);
+        let mut p = StreamPackager::new(config, InstanceStart::new(INST));
         let (mut video_config, mut key, mut inter, mut aac) = (None, None, None, None);
         for t in &tags {
             let r = match t.tag_type {
@@ -293,7 +313,7 @@ fn parts_fill_85_to_100_percent_of_part_target_on_both_tracks_llhls_01() {
                 assert!(
                     (0.85..=1.0).contains(&ratio),
                     "{kind:?} {} lasts {secs:.3} s = {:.0} % of PART-TARGET",
-                    part.uri,
+                    part.name,
                     ratio * 100.0
                 );
             }
@@ -329,7 +349,7 @@ fn a_new_configuration_is_hinted_with_a_map_preload_hint_llhls_04() {
         changed: true,
     });
     let text = s.playlist(TrackKind::Video);
-    let map = "#EXT-X-PRELOAD-HINT:TYPE=MAP,URI=\"video/init-v2.mp4\"";
+    let map = "#EXT-X-PRELOAD-HINT:TYPE=MAP,URI=\"video/mx2k118b/init-v2.mp4\"";
     let part = "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=";
     let (m, p) = (text.find(map), text.find(part));
     assert!(m.is_some() && p.is_some() && m < p, "{text}");
@@ -340,7 +360,75 @@ fn a_new_configuration_is_hinted_with_a_map_preload_hint_llhls_04() {
     let text = s.playlist(TrackKind::Video);
     assert!(!text.contains("TYPE=MAP"), "{text}");
     assert!(
-        text.contains("#EXT-X-MAP:URI=\"video/init-v2.mp4\""),
+        text.contains("#EXT-X-MAP:URI=\"video/mx2k118b/init-v2.mp4\""),
+        "{text}"
+    );
+}
+
+/// Issue 12 §1 and §4 (HLS-LIVE-08, HLS-PL-03/04): a key published again
+/// after its stream ended is a new instance: every file name carries the new
+/// instance id (no URI of the first instance is made again), and the
+/// numbering goes on after the last segment of the first instance, one
+/// discontinuity further, so the playlists at the same URLs never go
+/// backwards.
+#[test]
+fn a_new_instance_continues_the_numbering_under_new_names() {
+    let (first, events1) = run(3, None);
+    let next = InstanceId::from_millis(INST.millis() + 60_000);
+    let start = first.successor(next);
+    let last = segments(&events1, TrackKind::Video).last().unwrap().number;
+    assert_eq!(start.instance, next);
+    assert_eq!(start.media_sequence, last + 1);
+    let first_view = first.track(TrackKind::Video).unwrap();
+    assert_eq!(
+        start.discontinuity_sequence,
+        first_view.discontinuity_sequence + 1
+    );
+    let (mut second, events2) = run_from(start, 3, None);
+
+    let names = |events: &[PackagerEvent]| -> Vec<FileName> {
+        events
+            .iter()
+            .flat_map(|e| match e {
+                PackagerEvent::Init { name, .. } => vec![*name],
+                PackagerEvent::Segment { info, .. } => vec![info.name],
+                PackagerEvent::Part { info, .. } => vec![info.name],
+                PackagerEvent::Removed { .. } => vec![],
+            })
+            .collect()
+    };
+    let (n1, n2) = (names(&events1), names(&events2));
+    assert!(n1.iter().all(|n| n.instance() == Some(INST)));
+    assert!(n2.iter().all(|n| n.instance() == Some(next)));
+    let uris1: std::collections::HashSet<String> = n1.iter().map(|n| n.to_string()).collect();
+    assert!(n2.iter().all(|n| !uris1.contains(&n.to_string())));
+
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let segs = segments(&events2, kind);
+        assert_eq!(segs[0].number, last + 1, "{kind:?}");
+        assert!(!segs[0].discontinuity, "{kind:?}: a fresh playlist");
+        let view = second.track(kind).unwrap();
+        assert!(view.media_sequence > last, "{kind:?}");
+        assert_eq!(
+            view.discontinuity_sequence, start.discontinuity_sequence,
+            "{kind:?}"
+        );
+    }
+    let target = second.target_duration().unwrap();
+    let text = weir_packager::hls::write_media(&weir_packager::playlists::media_playlist(
+        &second.track(TrackKind::Video).unwrap(),
+        target,
+        second.is_ended(),
+        None,
+        None,
+    ))
+    .unwrap();
+    assert!(text.contains("video/mx2k2biz/seg-"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
+            start.discontinuity_sequence
+        )),
         "{text}"
     );
 }

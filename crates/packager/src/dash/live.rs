@@ -17,6 +17,7 @@ use super::mpd::{
     Representation, SegmentTemplate, ServiceDescription, TimelineEntry, UtcTiming, UTC_HTTP_HEAD,
     UTC_HTTP_ISO,
 };
+use crate::names::FileName;
 use crate::stream::{SegmentInfo, TrackView};
 
 /// What the host decides about every MPD of a stream.
@@ -60,8 +61,8 @@ pub struct LiveState<'a> {
     pub now: SystemTime,
 }
 
-/// The MPD for `state`, or `None` before the first segment anchored the
-/// timeline.
+/// The MPD for `state`, or `None` while it would have no Period (before the
+/// first segments anchored the timeline and every track has one).
 pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
     let ast = state.clock.availability_start()?;
     let ll = settings.low_latency;
@@ -107,7 +108,7 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
             // A Representation has one initialization segment. A track whose
             // configuration changed mid-Period (audio, before video's next cut
             // opens the new Period) is listed up to the change only.
-            segments.retain(|s| s.init_uri == first.init_uri);
+            segments.retain(|s| s.init == first.init);
             let timescale = first.timescale;
             let mut timeline: Vec<TimelineEntry> = segments
                 .iter()
@@ -131,7 +132,7 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
                 let next = match &view.open {
                     Some(open)
                         if open.period == index
-                            && open.init_uri == first.init_uri
+                            && open.init == first.init
                             && open.number == last.number + 1 =>
                     {
                         let made: u64 = open.parts.iter().map(|p| p.duration).sum();
@@ -140,12 +141,10 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
                             d: last.duration.max(made),
                         })
                     }
-                    None if newest_period && view.init_uri == first.init_uri => {
-                        Some(TimelineEntry {
-                            t: last.base_decode_time + last.duration,
-                            d: last.duration,
-                        })
-                    }
+                    None if newest_period && view.init == first.init => Some(TimelineEntry {
+                        t: last.base_decode_time + last.duration,
+                        d: last.duration,
+                    }),
                     _ => None,
                 };
                 timeline.extend(next);
@@ -180,8 +179,8 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
                     template: SegmentTemplate {
                         timescale,
                         presentation_time_offset: pto,
-                        initialization: first.init_uri.clone(),
-                        media: format!("{}/seg-$Number$.m4s", kind_name(view.kind)),
+                        initialization: first.init.to_string(),
+                        media: FileName::segment_template(view.kind, view.instance),
                         start_number: first.number,
                         timeline,
                         // DASH-LL-01: segment duration − chunk duration.
@@ -200,6 +199,11 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
             duration: None,
             adaptation_sets: sets,
         });
+    }
+    // An MPD always has a Period (DASH-MPD-01): until one can be listed,
+    // the host keeps serving the MPD it has.
+    if periods.is_empty() {
+        return None;
     }
     if state.ended {
         // DASH-MPD-12: the last Period ends with its last reference segment.
