@@ -69,6 +69,14 @@ impl Packaging {
         self.metrics.segments_listed(listed, started.elapsed());
     }
 
+    /// The publisher left: publish all it sent; the playlists stay live.
+    pub fn publisher_left(&mut self) {
+        if let Err(e) = self.packager.publisher_left() {
+            warn!(error = %e, "closing the segments of a publisher that left failed");
+        }
+        self.publish();
+    }
+
     /// The publisher came back within the grace period (HLS-LIVE-08).
     pub fn reconnect(&mut self) {
         self.packager.reconnect();
@@ -184,6 +192,7 @@ impl Packaging {
             target_duration: target,
             longest_segment: self.packager.longest_segment(),
             ended,
+            waiting: self.packager.is_waiting(),
             now: SystemTime::now(),
         };
         if !mpd_changed && self.output.playlist(&FileName::Mpd).is_some() {

@@ -268,8 +268,13 @@ impl Stream {
     }
 
     fn apply(&self, t: Transition) -> Transition {
-        if t == Transition::Ended {
-            self.ended();
+        match t {
+            Transition::Waiting => {
+                let _span = self.span.enter();
+                self.packaging().publisher_left();
+            }
+            Transition::Ended => self.ended(),
+            Transition::Unchanged | Transition::Gone => {}
         }
         t
     }

@@ -1983,11 +1983,19 @@ fn parsers_self_test() {
 }
 
 /// DASH-MPD-12: once the ended stream's files have expired (grace period,
-/// then `--ended-retention`), the MPD and its segments answer 404.
+/// then `--ended-retention`), the MPD and its segments answer 404. Weir's
+/// default lifecycle: the unpublish waits the grace period first.
 #[test]
 fn dash_mpd_12_mpd_is_404_after_the_retention() {
     let key = "gone";
-    let weir = Weir::start(&["--grace-period", "1", "--ended-retention", "2"]);
+    let weir = Weir::start(&[
+        "--grace-period",
+        "1",
+        "--ended-retention",
+        "2",
+        "--end-on-unpublish",
+        "false",
+    ]);
     let asset = assets::small_av(7);
     let mut ff = Ffmpeg::publish(&asset, &weir.rtmp_url(key), true, &[]);
     let live = wait_mpd(&weir, key, LIVE_TIMEOUT, "MPD served", |_| true);

@@ -283,11 +283,13 @@ fn metrics_follow_a_real_publish() {
         ff.wait_timeout(Duration::from_secs(10)).is_some(),
         "ffmpeg did not quit"
     );
-    // Listed (as ended) until the grace period is over.
+    // Listed as ended (its files are still served) until the retention.
     poll_until(Duration::from_secs(10), || {
-        weir.stream(key).is_none().then_some(())
+        weir.stream(key)
+            .is_some_and(|s| s["state"] == "ended")
+            .then_some(())
     })
-    .expect("stream still listed after the grace period");
+    .expect("stream not listed as ended after the publisher quit");
     let end = poll_until(Duration::from_secs(5), || {
         let m = scrape(&weir);
         (m.get("weir_rtmp_connections", &[]) == 0.0).then_some(m)

@@ -303,7 +303,10 @@ impl TrackSegmenter {
     fn decode_time_for(&self, dts_ms: i64, discontinuity: bool) -> u64 {
         let from_ts = self.ms_to_ticks(dts_ms);
         let Some(prev) = &self.pending else {
-            return from_ts;
+            // After a flush (the publisher left) the track goes on where
+            // its last sample ended, never before: tfdt stays monotonic
+            // (MP4-SEG-04) although that sample's duration was a guess.
+            return from_ts.max(self.committed_end);
         };
         match self.timing {
             Timing::FromTimestamps => from_ts.max(prev.decode_time),

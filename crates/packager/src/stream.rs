@@ -294,6 +294,9 @@ pub struct StreamPackager {
     /// key frame's time once it comes (interleaving puts audio first).
     held_audio: VecDeque<Frame>,
     events: VecDeque<PackagerEvent>,
+    /// The publisher left and its media is all published; a new one may
+    /// come back ([`reconnect`](StreamPackager::reconnect)).
+    waiting: bool,
     ended: bool,
     /// TARGETDURATION shared by the media playlists, fixed when they are first
     /// published (HLS-PL-02, HLS-MV-02).
@@ -334,6 +337,7 @@ impl StreamPackager {
             video_started: false,
             held_audio: VecDeque::new(),
             events: VecDeque::new(),
+            waiting: false,
             ended: false,
             target_duration: None,
             target_raised: false,
@@ -499,9 +503,40 @@ impl StreamPackager {
         })
     }
 
+    /// The publisher left: everything it sent is published now, rather
+    /// than when (and if) another publisher's media comes, so that viewers
+    /// get the tail of the stream during the grace period and the last
+    /// segment is listed on time. Its open segments close, their last
+    /// sample taking the track's default duration; the playlists stay live.
+    pub fn publisher_left(&mut self) -> Result<(), PackagerError> {
+        if self.ended {
+            return Ok(());
+        }
+        for kind in [TrackKind::Video, TrackKind::Audio] {
+            if let Some(t) = self.track_mut(kind) {
+                let d = t.default_duration;
+                t.seg.flush(d);
+            }
+            self.drain_track(kind)?;
+        }
+        // Cuts of the closed video segments no longer apply to audio.
+        self.audio_cuts.clear();
+        self.held_audio.clear();
+        self.waiting = true;
+        Ok(())
+    }
+
+    /// Between [`publisher_left`](Self::publisher_left) and
+    /// [`reconnect`](Self::reconnect): nothing is in progress, and nothing
+    /// is to be predicted (LL-DASH lists no segment ahead).
+    pub fn is_waiting(&self) -> bool {
+        self.waiting
+    }
+
     /// The publisher reconnected within the grace period: the next segment of
     /// each track starts after a discontinuity (HLS-LIVE-08).
     pub fn reconnect(&mut self) {
+        self.waiting = false;
         for t in [self.video.as_mut(), self.audio.as_mut()]
             .into_iter()
             .flatten()
@@ -1082,7 +1117,41 @@ fn offset_time(t: SystemTime, ms: i64) -> SystemTime {
 
 #[cfg(test)]
 mod tests {
-    use super::snap_frame_rate;
+    use super::{segment_bitrate, snap_frame_rate};
+    use proptest::prelude::*;
+
+    /// HLS-MV-01 (issue 12 §5): 762 518 bytes over 2 s is 3 050 072 bit/s
+    /// exactly; one byte more is 3 050 076; a fraction rounds up, never down.
+    #[test]
+    fn segment_bitrate_is_rounded_up() {
+        assert_eq!(segment_bitrate(762_518, 180_000, 90_000), 3_050_072);
+        assert_eq!(segment_bitrate(762_519, 180_000, 90_000), 3_050_076);
+        // 1 byte over 3 s: 2.67 bit/s → 3.
+        assert_eq!(segment_bitrate(1, 3_000, 1_000), 3);
+        assert_eq!(segment_bitrate(0, 3_000, 1_000), 0);
+        // A zero duration cannot divide by zero.
+        assert_eq!(segment_bitrate(1, 0, 90_000), 800_000);
+    }
+
+    proptest! {
+        /// Whatever the sizes and durations, BANDWIDTH built from
+        /// `segment_bitrate` is never below the bit rate a player computes
+        /// from the playlist: size × 8 / EXTINF as printed (five decimals,
+        /// rounded half up).
+        #[test]
+        fn segment_bitrate_is_never_below_what_the_playlist_says(
+            bytes in 1usize..20_000_000,
+            ticks in 1u64..100_000_000,
+            timescale in prop_oneof![Just(1_000u32), Just(44_100), Just(48_000), Just(90_000)],
+        ) {
+            let exact = ticks as f64 / f64::from(timescale);
+            let printed = (exact * 100_000.0 + 0.5).floor() / 100_000.0;
+            prop_assume!(printed > 0.0);
+            let player = bytes as f64 * 8.0 / printed;
+            let ours = segment_bitrate(bytes, ticks, timescale) as f64;
+            prop_assert!(ours >= player * (1.0 - 1e-12), "{ours} < {player}");
+        }
+    }
 
     #[test]
     fn frame_rates_snap_to_common_values_pitfall_41() {

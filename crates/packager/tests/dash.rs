@@ -77,6 +77,7 @@ fn render(p: &mut StreamPackager, now: SystemTime) -> Option<Update> {
         target_duration: target,
         longest_segment: p.longest_segment(),
         ended: p.is_ended(),
+        waiting: p.is_waiting(),
         now,
     };
     let mpd = live_mpd(&state, &settings(p.config().low_latency))?;
@@ -88,6 +89,27 @@ fn render(p: &mut StreamPackager, now: SystemTime) -> Option<Update> {
         xml,
         parsed,
     })
+}
+
+/// Stores the files the packager made; whether it made any.
+fn collect(p: &mut StreamPackager, files: &mut HashMap<String, Bytes>) -> bool {
+    let mut changed = false;
+    while let Some(ev) = p.poll_event() {
+        changed = true;
+        match ev {
+            PackagerEvent::Init { name, bytes, .. } => {
+                files.insert(name.to_string(), bytes);
+            }
+            PackagerEvent::Segment { info, bytes, .. } => {
+                files.insert(info.name.to_string(), bytes);
+            }
+            PackagerEvent::Part { info, bytes, .. } => {
+                files.insert(info.name.to_string(), bytes);
+            }
+            PackagerEvent::Removed { .. } => {}
+        }
+    }
+    changed
 }
 
 fn run(s: Scenario) -> Run {
@@ -111,6 +133,12 @@ fn run(s: Scenario) -> Run {
     for pass in 0..s.passes {
         if let Some((at, g)) = s.reconnect.filter(|(at, _)| *at == pass) {
             let _ = at;
+            // As the host does: the publisher left (its media is all
+            // published), then a new one came back.
+            p.publisher_left().unwrap();
+            if collect(&mut p, &mut files) {
+                updates.extend(render(&mut p, now));
+            }
             demux.reconnect();
             p.reconnect();
             gap += g;
@@ -135,23 +163,7 @@ fn run(s: Scenario) -> Run {
             if let Ok(Some(ev)) = r {
                 p.push(&ev, now).unwrap();
             }
-            let mut changed = false;
-            while let Some(ev) = p.poll_event() {
-                changed = true;
-                match ev {
-                    PackagerEvent::Init { name, bytes, .. } => {
-                        files.insert(name.to_string(), bytes);
-                    }
-                    PackagerEvent::Segment { info, bytes, .. } => {
-                        files.insert(info.name.to_string(), bytes);
-                    }
-                    PackagerEvent::Part { info, bytes, .. } => {
-                        files.insert(info.name.to_string(), bytes);
-                    }
-                    PackagerEvent::Removed { .. } => {}
-                }
-            }
-            if changed {
+            if collect(&mut p, &mut files) {
                 updates.extend(render(&mut p, now));
             }
         }

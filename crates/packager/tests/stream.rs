@@ -43,6 +43,10 @@ fn run_from(
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     for pass in 0..passes {
         if Some(pass) == reconnect_after {
+            // As the host does: the publisher left (its media is all
+            // published), then a new one came back.
+            p.publisher_left().unwrap();
+            events.extend(std::iter::from_fn(|| p.poll_event()));
             demux.reconnect();
             p.reconnect();
         }
@@ -154,6 +158,97 @@ fn reconnect_marks_one_discontinuity_that_later_slides_out_hls_live_08() {
         }
         let view = p.track(kind).unwrap();
         assert_eq!(view.discontinuity_sequence, 1, "{kind:?}");
+    }
+}
+
+/// Issue 12 §3: when the publisher leaves, all it sent is published at
+/// once (the open segments close), the playlists stay live (no ENDLIST),
+/// and the publisher that comes back continues after a discontinuity with
+/// decode times that never go back (MP4-SEG-04, HLS-LIVE-08).
+#[test]
+fn a_publisher_that_leaves_has_all_its_media_published_at_once() {
+    let mut p = StreamPackager::new(
+        PackagerConfig {
+            target_duration: Duration::from_secs(1),
+            window: 3,
+            ..PackagerConfig::default()
+        },
+        InstanceStart::new(INST),
+    );
+    let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
+    let mut demux = Demuxer::default();
+    let mut last_dts = std::collections::HashMap::new();
+    for t in &tags {
+        let r = match t.tag_type {
+            9 => demux.push_video(t.timestamp_ms, t.body.clone()),
+            8 => demux.push_audio(t.timestamp_ms, t.body.clone()),
+            _ => continue,
+        };
+        if let Ok(Some(ev)) = r {
+            if let DemuxEvent::Frame(f) = &ev {
+                last_dts.insert(f.track, f.dts_ms);
+            }
+            p.push(&ev, now()).unwrap();
+        }
+    }
+    let before: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
+    p.publisher_left().unwrap();
+    assert!(p.is_waiting() && !p.is_ended());
+    let flushed: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let last = segments(&flushed, kind);
+        assert_eq!(last.len(), 1, "{kind:?}: the open segment closed");
+        let end_ms =
+            (last[0].base_decode_time + last[0].duration) * 1000 / u64::from(last[0].timescale);
+        assert!(
+            end_ms as i64 > last_dts[&kind],
+            "{kind:?}: the last frame ({} ms) is in it (ends {end_ms} ms)",
+            last_dts[&kind]
+        );
+        let view = p.track(kind).unwrap();
+        assert!(view.open.is_none(), "{kind:?}: nothing in progress");
+        let text = weir_packager::hls::write_media(&weir_packager::playlists::media_playlist(
+            &view, 2, false, None, None,
+        ))
+        .unwrap();
+        assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
+    }
+    // Leaving twice publishes nothing more.
+    p.publisher_left().unwrap();
+    assert!(p.poll_event().is_none());
+
+    // The publisher comes back with its clock at zero.
+    demux.reconnect();
+    p.reconnect();
+    assert!(!p.is_waiting());
+    for t in &tags {
+        let r = match t.tag_type {
+            9 => demux.push_video(t.timestamp_ms, t.body.clone()),
+            8 => demux.push_audio(t.timestamp_ms, t.body.clone()),
+            _ => continue,
+        };
+        if let Ok(Some(ev)) = r {
+            p.push(&ev, now()).unwrap();
+        }
+    }
+    p.end().unwrap();
+    let after: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
+    let all: Vec<PackagerEvent> = before.into_iter().chain(flushed).chain(after).collect();
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let segs = segments(&all, kind);
+        assert_eq!(
+            segs.iter().filter(|s| s.discontinuity).count(),
+            1,
+            "{kind:?}"
+        );
+        for w in segs.windows(2) {
+            assert_eq!(w[1].number, w[0].number + 1, "{kind:?}");
+            assert!(
+                w[1].base_decode_time >= w[0].base_decode_time + w[0].duration,
+                "{kind:?}: tfdt went back at segment {}",
+                w[1].number
+            );
+        }
     }
 }
 

@@ -58,6 +58,9 @@ pub struct LiveState<'a> {
     pub target_duration: u32,
     pub longest_segment: Duration,
     pub ended: bool,
+    /// The publisher left and may come back: nothing is in progress, so
+    /// LL-DASH lists no segment ahead of the last one made.
+    pub waiting: bool,
     pub now: SystemTime,
 }
 
@@ -126,7 +129,7 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
             // the chunks made so far, then each one as it comes. Listing it
             // at its start rather than at its first chunk gives players one
             // MPD refresh of margin.
-            if let (Some(_), false) = (ll, state.ended) {
+            if ll.is_some() && !state.ended && !state.waiting {
                 let last = segments.last().copied().unwrap_or(first);
                 let newest_period = Some(index) == newest_period;
                 let next = match &view.open {
