@@ -71,7 +71,7 @@ impl Packaging {
 
     /// The publisher left: publish all it sent; the playlists stay live.
     pub fn publisher_left(&mut self) {
-        if let Err(e) = self.packager.publisher_left() {
+        if let Err(e) = self.packager.publisher_left(SystemTime::now()) {
             warn!(error = %e, "closing the segments of a publisher that left failed");
         }
         self.publish();
@@ -79,7 +79,10 @@ impl Packaging {
 
     /// The publisher came back within the grace period (HLS-LIVE-08).
     pub fn reconnect(&mut self) {
-        self.packager.reconnect();
+        if let Err(e) = self.packager.reconnect(SystemTime::now()) {
+            warn!(error = %e, "filling the time the publisher was away failed");
+        }
+        self.publish();
     }
 
     /// Where the next instance of the key starts, after this one.

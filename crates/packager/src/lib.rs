@@ -9,6 +9,7 @@
 
 pub mod boxes;
 pub mod dash;
+pub mod filler;
 pub mod hls;
 pub mod names;
 pub mod playlists;

@@ -288,6 +288,12 @@ impl TrackSegmenter {
         self.close_segment();
     }
 
+    /// Where the track's media ends, in ticks, when nothing is held (after
+    /// a [`flush`](Self::flush)); `None` before the first frame.
+    pub fn end_ticks(&self) -> Option<u64> {
+        (self.started && self.pending.is_none()).then_some(self.committed_end)
+    }
+
     /// Next output, in order.
     pub fn poll(&mut self) -> Option<Output> {
         self.out.pop_front()

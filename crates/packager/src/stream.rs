@@ -13,6 +13,7 @@ use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig
 
 use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
 use crate::dash::{MediaTime, PeriodClock, Verdict};
+use crate::filler::silent_aac_frame;
 use crate::names::{FileName, InstanceId};
 use crate::segmenter::{Chunk, CutPolicy, Output, PartGrid, Timing, TrackSegmenter};
 
@@ -228,6 +229,9 @@ struct Track {
     peak_bitrate: u64,
     total_bytes: u64,
     total_ticks: u64,
+    /// Video: the last key frame, repeated to fill a publisher's absence;
+    /// audio: a silent frame, for the same ([`crate::filler`]).
+    filler: Option<Bytes>,
     /// Video: DTS steps for a frame-rate estimate (pitfall 41).
     step_sum_ms: i64,
     steps: u64,
@@ -297,6 +301,13 @@ pub struct StreamPackager {
     /// The publisher left and its media is all published; a new one may
     /// come back ([`reconnect`](StreamPackager::reconnect)).
     waiting: bool,
+    /// Added to every incoming timestamp: the filled gaps so far, so that
+    /// media time keeps pace with the wall clock across them.
+    offset_ms: i64,
+    /// Where the filler ended: the next publisher's first frame goes there.
+    fill_to_ms: Option<i64>,
+    /// Filler frames are being packaged (not the publisher's media).
+    filling: bool,
     ended: bool,
     /// TARGETDURATION shared by the media playlists, fixed when they are first
     /// published (HLS-PL-02, HLS-MV-02).
@@ -338,6 +349,9 @@ impl StreamPackager {
             held_audio: VecDeque::new(),
             events: VecDeque::new(),
             waiting: false,
+            offset_ms: 0,
+            fill_to_ms: None,
+            filling: false,
             ended: false,
             target_duration: None,
             target_raised: false,
@@ -508,10 +522,11 @@ impl StreamPackager {
     /// get the tail of the stream during the grace period and the last
     /// segment is listed on time. Its open segments close, their last
     /// sample taking the track's default duration; the playlists stay live.
-    pub fn publisher_left(&mut self) -> Result<(), PackagerError> {
-        if self.ended {
+    pub fn publisher_left(&mut self, now: SystemTime) -> Result<(), PackagerError> {
+        if self.ended || self.waiting {
             return Ok(());
         }
+        self.now = now;
         for kind in [TrackKind::Video, TrackKind::Audio] {
             if let Some(t) = self.track_mut(kind) {
                 let d = t.default_duration;
@@ -519,9 +534,12 @@ impl StreamPackager {
             }
             self.drain_track(kind)?;
         }
-        // Cuts of the closed video segments no longer apply to audio.
+        // Cuts of the closed video segments no longer apply to audio; the
+        // next frames start segments of their own.
         self.audio_cuts.clear();
         self.held_audio.clear();
+        self.video_segment_start_ms = None;
+        self.audio_segment_start_ms = None;
         self.waiting = true;
         Ok(())
     }
@@ -533,9 +551,14 @@ impl StreamPackager {
         self.waiting
     }
 
-    /// The publisher reconnected within the grace period: the next segment of
-    /// each track starts after a discontinuity (HLS-LIVE-08).
-    pub fn reconnect(&mut self) {
+    /// The publisher reconnected within the grace period, at `now`: the time
+    /// it was away is filled ([`crate::filler`]) where the tracks allow, and
+    /// the next segment of each track starts after a discontinuity
+    /// (HLS-LIVE-08).
+    pub fn reconnect(&mut self, now: SystemTime) -> Result<(), PackagerError> {
+        if self.waiting {
+            self.fill_gap(now)?;
+        }
         self.waiting = false;
         for t in [self.video.as_mut(), self.audio.as_mut()]
             .into_iter()
@@ -546,6 +569,89 @@ impl StreamPackager {
         self.video_started = false;
         self.held_audio.clear();
         self.reanchor = true;
+        Ok(())
+    }
+
+    /// Fills the media time from where the old publisher's media ended to
+    /// where its wall-clock mapping (the PROGRAM-DATE-TIME anchor) puts
+    /// `now` with the last key frame and silence, continuing the old media's
+    /// timeline; the next publisher's media is shifted to follow it, so
+    /// media time keeps pace with the wall clock. Nothing is filled when a
+    /// track cannot be (no key frame yet, audio other than AAC-LC
+    /// mono/stereo), when the media is ahead of the wall clock (a publisher
+    /// that sent faster than real time), or when the gap is longer than the
+    /// live window: players have stalled by then, and a DASH Period at the
+    /// new wall-clock time serves them better.
+    fn fill_gap(&mut self, now: SystemTime) -> Result<(), PackagerError> {
+        let Some(&(wall, media)) = self.anchors.last() else {
+            return Ok(());
+        };
+        let Ok(since) = now.duration_since(wall) else {
+            return Ok(());
+        };
+        let fill_to = media.saturating_add(i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+        let window = u32::try_from(self.config.window.max(1)).unwrap_or(u32::MAX);
+        let longest = self.config.target_duration.saturating_mul(window);
+        let mut sources = Vec::with_capacity(2);
+        for t in [self.video.as_ref(), self.audio.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let (Some(data), Some(end)) = (t.filler.clone(), t.seg.end_ticks()) else {
+                return Ok(());
+            };
+            let ts = u64::from(t.timescale.max(1));
+            let end_ms = i64::try_from(end * 1000 / ts).unwrap_or(i64::MAX);
+            // Video: one key frame per part (LL) or per segment; audio:
+            // frame by frame.
+            let step_ticks = match t.kind {
+                TrackKind::Video if self.config.low_latency => self.config.part_duration,
+                TrackKind::Video => self.config.target_duration,
+                TrackKind::Audio => Duration::ZERO,
+            };
+            let step_ticks = match t.kind {
+                TrackKind::Video => {
+                    u64::try_from(step_ticks.as_millis()).unwrap_or(u64::MAX) * ts / 1000
+                }
+                TrackKind::Audio => u64::from(t.default_duration),
+            }
+            .max(1);
+            sources.push((t.kind, data, end, end_ms, step_ticks, ts));
+        }
+        let Some(start_ms) = sources.iter().map(|s| s.3).max() else {
+            return Ok(());
+        };
+        let gap_ms = u64::try_from(fill_to - start_ms).unwrap_or(0);
+        if gap_ms == 0 || Duration::from_millis(gap_ms) > longest {
+            return Ok(());
+        }
+        let mut frames = Vec::new();
+        for (kind, data, end, _, step, ts) in sources {
+            let mut ticks = end;
+            loop {
+                let ms = i64::try_from(ticks * 1000 / ts).unwrap_or(i64::MAX);
+                if ms >= fill_to {
+                    break;
+                }
+                frames.push(Frame {
+                    track: kind,
+                    dts_ms: ms,
+                    pts_ms: ms,
+                    keyframe: true,
+                    discontinuity: false,
+                    data: data.clone(),
+                });
+                ticks += step;
+            }
+        }
+        // Interleaved as a publisher would send them; video first at a tie,
+        // so audio follows its cuts.
+        frames.sort_by_key(|f| (f.dts_ms, f.track == TrackKind::Audio));
+        self.filling = true;
+        let result = frames.iter().try_for_each(|f| self.frame_at(f, now));
+        self.filling = false;
+        self.fill_to_ms = Some(fill_to);
+        result
     }
 
     /// The stream is over: close the open segments.
@@ -615,6 +721,7 @@ impl StreamPackager {
                 }
             }
             DemuxEvent::Frame(frame) => self.frame(frame, now)?,
+
             DemuxEvent::EndOfSequence(_) => {}
         }
         Ok(())
@@ -643,7 +750,11 @@ impl StreamPackager {
                 sample_rate: aac.sample_rate,
                 channels: aac.channels,
             }),
-        )
+        )?;
+        if let Some(t) = self.audio.as_mut() {
+            t.filler = silent_aac_frame(aac);
+        }
+        Ok(())
     }
 
     /// A first or changed decoder configuration (FLV-SEQ-01): close the open
@@ -760,6 +871,8 @@ impl StreamPackager {
             peak_bitrate: rates.0,
             total_bytes: rates.1,
             total_ticks: rates.2,
+            // The old configuration's frames cannot stand in for the new one.
+            filler: None,
             step_sum_ms: 0,
             steps: 0,
             last_dts_ms: None,
@@ -771,7 +884,25 @@ impl StreamPackager {
         Ok(())
     }
 
+    /// A frame of the publisher, shifted past the gaps filled so far.
     fn frame(&mut self, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
+        if let Some(to) = self.fill_to_ms.take() {
+            // The first frame after a filled gap goes where the filler ended.
+            let at = f.dts_ms.saturating_add(self.offset_ms);
+            self.offset_ms = self.offset_ms.saturating_add((to - at).max(0));
+        }
+        if self.offset_ms == 0 {
+            return self.frame_at(f, now);
+        }
+        let shifted = Frame {
+            dts_ms: f.dts_ms.saturating_add(self.offset_ms),
+            pts_ms: f.pts_ms.saturating_add(self.offset_ms),
+            ..f.clone()
+        };
+        self.frame_at(&shifted, now)
+    }
+
+    fn frame_at(&mut self, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
         match f.track {
             TrackKind::Video => {
                 if self.video.is_none() {
@@ -803,8 +934,12 @@ impl StreamPackager {
                     }
                 }
                 self.anchor(now, f.dts_ms);
+                let filling = self.filling;
                 if let Some(t) = self.video.as_mut() {
-                    if let Some(prev) = t.last_dts_ms {
+                    if f.keyframe && !filling {
+                        t.filler = Some(f.data.clone());
+                    }
+                    if let Some(prev) = t.last_dts_ms.filter(|_| !filling) {
                         let step = f.dts_ms - prev;
                         if !f.discontinuity && (1..=1000).contains(&step) {
                             t.step_sum_ms += step;
@@ -821,7 +956,7 @@ impl StreamPackager {
                 if starting {
                     let held = std::mem::take(&mut self.held_audio);
                     for a in held.iter().filter(|a| a.dts_ms >= f.dts_ms) {
-                        self.frame(a, now)?;
+                        self.frame_at(a, now)?;
                     }
                 }
                 Ok(())
@@ -976,7 +1111,12 @@ impl StreamPackager {
                         // publisher, closed when the next one's media came)
                         // is late by the gap: its successor has a new Period
                         // already.
-                        if matches!(verdict, Verdict::Drifted { .. }) && period == self.period {
+                        // Filler is made at once when the publisher is
+                        // back, later than the times it covers: by design.
+                        if matches!(verdict, Verdict::Drifted { .. })
+                            && period == self.period
+                            && !self.filling
+                        {
                             self.split_pending = true;
                         }
                     }

@@ -45,10 +45,11 @@ fn run_from(
         if Some(pass) == reconnect_after {
             // As the host does: the publisher left (its media is all
             // published), then a new one came back.
-            p.publisher_left().unwrap();
+            p.publisher_left(now).unwrap();
             events.extend(std::iter::from_fn(|| p.poll_event()));
             demux.reconnect();
-            p.reconnect();
+            // Back at once: nothing to fill.
+            p.reconnect(now).unwrap();
         }
         for t in &tags {
             let ts = t.timestamp_ms + pass * 2000;
@@ -192,7 +193,7 @@ fn a_publisher_that_leaves_has_all_its_media_published_at_once() {
         }
     }
     let before: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
-    p.publisher_left().unwrap();
+    p.publisher_left(now()).unwrap();
     assert!(p.is_waiting() && !p.is_ended());
     let flushed: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
     for kind in [TrackKind::Video, TrackKind::Audio] {
@@ -214,12 +215,12 @@ fn a_publisher_that_leaves_has_all_its_media_published_at_once() {
         assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
     }
     // Leaving twice publishes nothing more.
-    p.publisher_left().unwrap();
+    p.publisher_left(now()).unwrap();
     assert!(p.poll_event().is_none());
 
     // The publisher comes back with its clock at zero.
     demux.reconnect();
-    p.reconnect();
+    p.reconnect(now()).unwrap();
     assert!(!p.is_waiting());
     for t in &tags {
         let r = match t.tag_type {
@@ -248,6 +249,116 @@ fn a_publisher_that_leaves_has_all_its_media_published_at_once() {
                 "{kind:?}: tfdt went back at segment {}",
                 w[1].number
             );
+        }
+    }
+}
+
+/// Issue 12: the time a publisher was away is filled with the last key
+/// frame and silence, so the media keeps pace with the wall clock (players
+/// keep their latency and need not wait out a hole): the filler continues
+/// the old media (same init, no discontinuity, PROGRAM-DATE-TIME running
+/// on), covers the gap to within a frame, and the new publisher's media
+/// follows it after the one discontinuity.
+#[test]
+fn the_time_away_is_filled_with_the_last_picture_and_silence() {
+    let config = PackagerConfig {
+        target_duration: Duration::from_secs(1),
+        window: 6,
+        low_latency: false,
+        ..PackagerConfig::default()
+    };
+    let mut p = StreamPackager::new(config, InstanceStart::new(INST));
+    let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
+    let mut demux = Demuxer::default();
+    let feed = |p: &mut StreamPackager, demux: &mut Demuxer, at: SystemTime| {
+        for t in &tags {
+            let r = match t.tag_type {
+                9 => demux.push_video(t.timestamp_ms, t.body.clone()),
+                8 => demux.push_audio(t.timestamp_ms, t.body.clone()),
+                _ => continue,
+            };
+            if let Ok(Some(ev)) = r {
+                p.push(&ev, at).unwrap();
+            }
+        }
+    };
+    // The fixture's media runs 2.067 s: the publisher sends it in real time
+    // (its first frame maps to t0) and leaves when it is done.
+    let t0 = now();
+    feed(&mut p, &mut demux, t0);
+    let left = t0 + Duration::from_millis(2_067);
+    p.publisher_left(left).unwrap();
+    let before: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
+    let gap = Duration::from_millis(3_300);
+    demux.reconnect();
+    p.reconnect(left + gap).unwrap();
+    let filled: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
+    feed(&mut p, &mut demux, left + gap);
+    p.end().unwrap();
+    let after: Vec<PackagerEvent> = std::iter::from_fn(|| p.poll_event()).collect();
+
+    let key = tags
+        .iter()
+        .find(|t| t.tag_type == 9 && t.body[0] >> 4 == 1 && t.body[1] == 1)
+        .map(|t| t.body.len())
+        .unwrap();
+    // Where the old publisher's media ended: the later of the two tracks.
+    let old_end_secs = [TrackKind::Video, TrackKind::Audio]
+        .into_iter()
+        .map(|kind| {
+            let s = segments(&before, kind).pop().unwrap();
+            (s.base_decode_time + s.duration) as f64 / f64::from(s.timescale)
+        })
+        .fold(0.0, f64::max);
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let old = segments(&before, kind);
+        let all: Vec<SegmentInfo> = segments(&before, kind)
+            .into_iter()
+            .chain(segments(&filled, kind))
+            .chain(segments(&after, kind))
+            .collect();
+        let old_end = old.last().map(|s| s.base_decode_time + s.duration).unwrap();
+        // The first segment of the new publisher: the only discontinuity.
+        let disc: Vec<&SegmentInfo> = all.iter().filter(|s| s.discontinuity).collect();
+        assert_eq!(disc.len(), 1, "{kind:?}");
+        let first_new = disc[0];
+        let ts = f64::from(first_new.timescale);
+        let filler_secs = (first_new.base_decode_time - old_end) as f64 / ts;
+        let resumed_at = first_new.base_decode_time as f64 / ts;
+        // Video to within a frame; audio also starts as late after the
+        // video as the publisher's does (46 ms in the fixture).
+        let frame = if kind == TrackKind::Video {
+            0.034
+        } else {
+            0.022 + 0.046
+        };
+        assert!(
+            (resumed_at - old_end_secs - gap.as_secs_f64()).abs() <= frame,
+            "{kind:?}: media resumed at {resumed_at} s, {gap:?} after {old_end_secs} s"
+        );
+        // The filler is contiguous, in the old init, with PDT running on.
+        let filler: Vec<&SegmentInfo> = all
+            .iter()
+            .filter(|s| s.number > old.last().unwrap().number && s.number < first_new.number)
+            .collect();
+        assert!(!filler.is_empty(), "{kind:?}: no filler segment");
+        let mut at = old_end;
+        for s in &filler {
+            assert_eq!(s.base_decode_time, at, "{kind:?} seg {}", s.number);
+            assert!(!s.discontinuity);
+            assert_eq!(s.init, old.last().unwrap().init);
+            at += s.duration;
+        }
+        let pdt = |s: &SegmentInfo| s.program_date_time.duration_since(t0).unwrap_or_default();
+        let pdt_gap = pdt(first_new).as_secs_f64() - pdt(filler[0]).as_secs_f64();
+        assert!(
+            (pdt_gap - filler_secs).abs() < 0.05,
+            "{kind:?}: PDT {pdt_gap} s over {filler_secs} s of filler"
+        );
+        if kind == TrackKind::Video {
+            // One repeated key frame per segment: a segment is about its
+            // size, not a GOP's.
+            assert!(filler.iter().all(|s| s.size < key + 1_000), "{filler:?}");
         }
     }
 }
