@@ -308,6 +308,9 @@ pub struct StreamPackager {
     fill_to_ms: Option<i64>,
     /// Filler frames are being packaged (not the publisher's media).
     filling: bool,
+    /// An audio frame dropped before the video's first key frame carried a
+    /// discontinuity: the next audio frame kept takes it.
+    audio_discontinuity: bool,
     ended: bool,
     /// TARGETDURATION shared by the media playlists, fixed when they are first
     /// published (HLS-PL-02, HLS-MV-02).
@@ -352,6 +355,7 @@ impl StreamPackager {
             offset_ms: 0,
             fill_to_ms: None,
             filling: false,
+            audio_discontinuity: false,
             ended: false,
             target_duration: None,
             target_raised: false,
@@ -618,7 +622,10 @@ impl StreamPackager {
             .max(1);
             sources.push((t.kind, data, end, end_ms, step_ticks, ts));
         }
-        let Some(start_ms) = sources.iter().map(|s| s.3).max() else {
+        let (Some(start_ms), Some(first_ms)) = (
+            sources.iter().map(|s| s.3).max(),
+            sources.iter().map(|s| s.3).min(),
+        ) else {
             return Ok(());
         };
         let gap_ms = u64::try_from(fill_to - start_ms).unwrap_or(0);
@@ -627,7 +634,13 @@ impl StreamPackager {
         }
         let mut frames = Vec::new();
         for (kind, data, end, _, step, ts) in sources {
-            let mut ticks = end;
+            // Video's first filler cut is where the earlier track ended, so
+            // that audio, whose first filler frame starts a segment, cuts
+            // with it (its segmenter keeps it from going back).
+            let mut ticks = match kind {
+                TrackKind::Video => u64::try_from(first_ms).unwrap_or(0) * ts / 1000,
+                TrackKind::Audio => end,
+            };
             loop {
                 let ms = i64::try_from(ticks * 1000 / ts).unwrap_or(i64::MAX);
                 if ms >= fill_to {
@@ -947,16 +960,22 @@ impl StreamPackager {
                         }
                     }
                     t.last_dts_ms = Some(f.dts_ms);
+                    // A reconnect's discontinuity goes to the segment it
+                    // cuts, not to a frame before it.
                     let disc =
-                        std::mem::take(&mut t.pending_discontinuity) && cut || f.discontinuity;
+                        cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
                     t.seg
                         .push(f.dts_ms, f.pts_ms, f.keyframe, f.data.clone(), cut, disc);
                 }
                 self.drain_track(TrackKind::Video)?;
                 if starting {
                     let held = std::mem::take(&mut self.held_audio);
-                    for a in held.iter().filter(|a| a.dts_ms >= f.dts_ms) {
-                        self.frame_at(a, now)?;
+                    for a in held {
+                        if a.dts_ms < f.dts_ms {
+                            self.audio_discontinuity |= a.discontinuity;
+                            continue;
+                        }
+                        self.frame_at(&a, now)?;
                     }
                 }
                 Ok(())
@@ -965,6 +984,20 @@ impl StreamPackager {
                 if self.audio.is_none() {
                     return Ok(());
                 }
+                // A dropped frame's discontinuity (the first after a
+                // reconnect, before the video's key frame) passes to the
+                // first audio frame kept: audio follows the new
+                // publisher's clock from there.
+                let carried;
+                let f = if self.video_started && std::mem::take(&mut self.audio_discontinuity) {
+                    carried = Frame {
+                        discontinuity: true,
+                        ..f.clone()
+                    };
+                    &carried
+                } else {
+                    f
+                };
                 let has_video = self.video.is_some();
                 if has_video && !self.video_started {
                     if self.held_audio.len() >= MAX_HELD_AUDIO {
@@ -1014,8 +1047,11 @@ impl StreamPackager {
                 }
                 self.anchor(now, f.dts_ms);
                 if let Some(t) = self.audio.as_mut() {
+                    // An audio frame before the cut (the video's first key
+                    // frame after a reconnect) leaves the discontinuity to
+                    // the frame that cuts.
                     let disc =
-                        std::mem::take(&mut t.pending_discontinuity) && cut || f.discontinuity;
+                        cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
                     t.seg
                         .push(f.dts_ms, f.pts_ms, true, f.data.clone(), cut, disc);
                 }

@@ -375,6 +375,9 @@ struct Synthetic {
     aac: Bytes,
     v: i64,
     a: i64,
+    /// The next frame of each track is the first after a reconnect
+    /// (audio, video).
+    first_after_reconnect: (bool, bool),
 }
 
 impl Synthetic {
@@ -412,6 +415,7 @@ impl Synthetic {
             aac: aac.unwrap(),
             v: 0,
             a: 0,
+            first_after_reconnect: (false, false),
         }
     }
 
@@ -434,7 +438,7 @@ impl Synthetic {
                     dts_ms: Self::audio_ms(a),
                     pts_ms: Self::audio_ms(a),
                     keyframe: true,
-                    discontinuity: false,
+                    discontinuity: std::mem::take(&mut self.first_after_reconnect.0),
                     data: self.aac.clone(),
                 }
             } else {
@@ -445,7 +449,7 @@ impl Synthetic {
                     dts_ms: Self::video_ms(v),
                     pts_ms: Self::video_ms(v),
                     keyframe,
-                    discontinuity: false,
+                    discontinuity: std::mem::take(&mut self.first_after_reconnect.1),
                     data: if keyframe {
                         self.key.clone()
                     } else {
@@ -637,4 +641,75 @@ fn a_new_instance_continues_the_numbering_under_new_names() {
         )),
         "{text}"
     );
+}
+
+/// Issue 12, as ffmpeg publishes: interleaved audio and video in real time,
+/// the publisher leaves at 5 s and another comes back 2.2 s later (its
+/// timestamps continued by the demuxer's rebase, its first frame a key
+/// frame). Both media playlists get their one discontinuity at the same
+/// point (HLS-MV-02: the same DISCONTINUITY-SEQUENCE), audio segments
+/// follow video's cuts (no sliver segments), and the filler fills the gap.
+#[test]
+fn a_filled_reconnect_keeps_audio_and_video_cut_together() {
+    let mut s = Synthetic::new(PackagerConfig {
+        low_latency: false,
+        ..PackagerConfig::default()
+    });
+    s.run_to(5_000);
+    let t0 = now();
+    s.p.publisher_left(t0 + Duration::from_millis(5_000))
+        .unwrap();
+    s.p.reconnect(t0 + Duration::from_millis(7_200)).unwrap();
+    s.events.extend(std::iter::from_fn(|| s.p.poll_event()));
+    // The new publisher starts with a key frame; its first frames carry the
+    // demuxer's discontinuity flag.
+    s.v = (s.v + 29) / 30 * 30;
+    s.a = (0..)
+        .find(|&n| Synthetic::audio_ms(n) >= Synthetic::video_ms(s.v) - 40)
+        .unwrap();
+    s.first_after_reconnect = (true, true);
+    s.run_to(Synthetic::video_ms(s.v) + 9_000);
+    for kind in [TrackKind::Video, TrackKind::Audio] {
+        let segs = segments(&s.events, kind);
+        let disc: Vec<&SegmentInfo> = segs.iter().filter(|x| x.discontinuity).collect();
+        let table: Vec<String> = segs
+            .iter()
+            .map(|x| {
+                format!(
+                    "#{} {:.3}+{:.3}{}",
+                    x.number,
+                    x.base_decode_time as f64 / f64::from(x.timescale),
+                    x.duration_secs(),
+                    if x.discontinuity { " DISC" } else { "" }
+                )
+            })
+            .collect();
+        assert_eq!(disc.len(), 1, "{kind:?}: {table:#?}");
+        for w in segs.windows(2) {
+            assert_eq!(
+                w[1].base_decode_time,
+                w[0].base_decode_time + w[0].duration,
+                "{kind:?}"
+            );
+        }
+        let short: Vec<&SegmentInfo> = segs
+            .iter()
+            .rev()
+            .skip(1)
+            .filter(|x| x.duration_secs() < 0.5)
+            .collect();
+        assert!(short.len() <= 1, "{kind:?}: sliver segments {table:#?}");
+    }
+    let v = segments(&s.events, TrackKind::Video);
+    let a = segments(&s.events, TrackKind::Audio);
+    let vd = v.iter().find(|x| x.discontinuity).unwrap();
+    let ad = a.iter().find(|x| x.discontinuity).unwrap();
+    let at = |x: &SegmentInfo| x.base_decode_time as f64 / f64::from(x.timescale);
+    assert!(
+        (at(vd) - at(ad)).abs() < 0.03,
+        "video {} audio {}",
+        at(vd),
+        at(ad)
+    );
+    assert!((at(vd) - 7.2).abs() < 0.05, "resumed at {}", at(vd));
 }
