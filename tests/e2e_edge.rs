@@ -13,7 +13,13 @@
 //!   one request (request collapsing), and over the whole test every segment
 //!   reached the origin once (once per distinct viewer `Origin` header:
 //!   Weir's CORS `Vary` is honoured); 404s are not cached (`no-cache`);
-//! * (e) the MPD through the edge: 200, the origin's content type, cached.
+//! * (e) the MPD through the edge: 200, the origin's content type, cached;
+//! * (f) a key published, ended and published again (issue 12): the second
+//!   instance's URIs are new to the edge (disjoint, MISS, the origin's
+//!   bytes, never the first instance's cached ones), EXT-X-MEDIA-SEQUENCE
+//!   through the edge never decreases, and the first instance's URIs keep
+//!   their bytes (edge HITs):
+//!   [`edge_republished_key_never_serves_first_instance_bytes`], ≈ 15 s.
 //!
 //! Origin requests are counted by [`CountingProxy`], a std-only TCP relay
 //! between nginx and weir that counts request lines per path.
@@ -23,7 +29,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1031,6 +1037,588 @@ fn edge_caches_by_origin_policy_and_collapses_requests() {
         st.mean.as_secs_f64(),
         100.0 * seg_hits as f64 / seg_total.max(1) as f64,
         started.elapsed()
+    );
+    drop(edge);
+}
+
+// ---------------------------------------------------------------------------
+// (f) A key published again after its stream ended, through the edge
+// ---------------------------------------------------------------------------
+
+/// The key of the republish test (its own weir and edge).
+const AGAIN_KEY: &str = "edgeagain";
+
+/// What one media playlist response says: `EXT-X-MEDIA-SEQUENCE`, the
+/// `EXT-X-MAP` URIs, the segment URIs, `EXT-X-ENDLIST`.
+#[derive(Debug, Clone)]
+struct MediaView {
+    media_sequence: u64,
+    maps: Vec<String>,
+    segments: Vec<String>,
+    endlist: bool,
+}
+
+impl MediaView {
+    fn parse(text: &str) -> Result<MediaView, String> {
+        let mut ms = None;
+        let mut maps = Vec::new();
+        let mut endlist = false;
+        for line in text.lines().map(str::trim) {
+            if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+                ms = Some(v.trim().parse().map_err(|_| format!("bad {line:?}"))?);
+            } else if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
+                let uri = v
+                    .split("URI=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                    .ok_or_else(|| format!("EXT-X-MAP without URI: {line:?}"))?;
+                maps.push(uri.to_string());
+            } else if line == "#EXT-X-ENDLIST" {
+                endlist = true;
+            }
+        }
+        Ok(MediaView {
+            media_sequence: ms.ok_or("no EXT-X-MEDIA-SEQUENCE")?,
+            maps,
+            segments: segment_uris(text),
+            endlist,
+        })
+    }
+
+    /// Media sequence number of the last listed segment.
+    fn last_msn(&self) -> Option<u64> {
+        (!self.segments.is_empty()).then(|| self.media_sequence + self.segments.len() as u64 - 1)
+    }
+
+    /// Server paths of every EXT-X-MAP and segment.
+    fn paths(&self) -> Vec<String> {
+        self.maps
+            .iter()
+            .chain(&self.segments)
+            .map(|u| again_path(u))
+            .collect()
+    }
+}
+
+/// A playlist/MPD URI (relative to `/live/KEY/`, or absolute) → server path.
+fn again_path(uri: &str) -> String {
+    if uri.starts_with('/') {
+        uri.to_string()
+    } else {
+        format!("/live/{AGAIN_KEY}/{}", uri.trim_start_matches("./"))
+    }
+}
+
+/// `{inst}` of `/live/KEY/{video|audio}/{inst}/FILE` (continuity spec, URIs).
+fn instance_of(path: &str) -> Option<String> {
+    let rel = path.strip_prefix(&format!("/live/{AGAIN_KEY}/"))?;
+    let parts: Vec<&str> = rel.split('/').collect();
+    (parts.len() == 3 && matches!(parts[0], "video" | "audio") && !parts[1].is_empty())
+        .then(|| parts[1].to_string())
+}
+
+/// What an MPD response says: dynamic and still updating (has
+/// `minimumUpdatePeriod`), and the server paths of every SegmentTemplate
+/// `initialization` and of `media` for every listed `S` (`@r` expanded).
+#[derive(Debug, Clone)]
+struct MpdView {
+    updating: bool,
+    dynamic: bool,
+    ast: Option<String>,
+    /// Per Representation: (init path, segment paths).
+    tracks: Vec<(String, Vec<String>)>,
+}
+
+impl MpdView {
+    fn parse(text: &str) -> Result<MpdView, String> {
+        let mpd = dash_mpd_core::parse(text).map_err(|e| format!("MPD does not parse: {e}"))?;
+        let mut tracks = Vec::new();
+        for p in &mpd.periods {
+            for a in &p.adaptations {
+                for r in &a.representations {
+                    let st = r
+                        .SegmentTemplate
+                        .as_ref()
+                        .or(a.SegmentTemplate.as_ref())
+                        .ok_or("Representation without SegmentTemplate")?;
+                    let rep = r.id.clone().unwrap_or_default();
+                    let fill = |t: &str, n: u64, time: u64| {
+                        again_path(
+                            &t.replace("$RepresentationID$", &rep)
+                                .replace("$Number$", &n.to_string())
+                                .replace("$Time$", &time.to_string()),
+                        )
+                    };
+                    let init = fill(
+                        st.initialization.as_deref().ok_or("no @initialization")?,
+                        0,
+                        0,
+                    );
+                    let media = st.media.as_deref().ok_or("no @media")?;
+                    let mut segs = Vec::new();
+                    let (mut n, mut next) = (st.startNumber.unwrap_or(1), 0u64);
+                    for s in st.SegmentTimeline.iter().flat_map(|tl| &tl.segments) {
+                        let mut t = s.t.unwrap_or(next);
+                        for _ in 0..=s.r.unwrap_or(0).max(0) {
+                            segs.push(fill(media, n, t));
+                            n += 1;
+                            t += s.d;
+                        }
+                        next = t;
+                    }
+                    tracks.push((init, segs));
+                }
+            }
+        }
+        Ok(MpdView {
+            updating: mpd.minimumUpdatePeriod.is_some(),
+            dynamic: mpd.mpdtype.as_deref() == Some("dynamic"),
+            ast: mpd.availabilityStartTime.map(|t| t.to_rfc3339()),
+            tracks,
+        })
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.tracks
+            .iter()
+            .flat_map(|(i, s)| std::iter::once(i.clone()).chain(s.iter().cloned()))
+            .collect()
+    }
+}
+
+/// One look through the edge at `video.m3u8`, `audio.m3u8` and `index.mpd`
+/// (the edge's answers only: what a player behind the CDN sees). Every 200
+/// media playlist is appended to `seen` for the MEDIA-SEQUENCE check.
+struct EdgeLook {
+    video: Option<MediaView>,
+    audio: Option<MediaView>,
+    mpd: Option<MpdView>,
+    mpd_text: String,
+}
+
+impl EdgeLook {
+    fn take(edge: &Edge, t0: Instant, seen: &mut Vec<(f64, &'static str, u64, bool)>) -> EdgeLook {
+        let base = format!("/live/{AGAIN_KEY}");
+        let mut media = |name: &'static str| -> Option<MediaView> {
+            let r = edge.get(&format!("{base}/{name}"));
+            if r.status != 200 {
+                return None;
+            }
+            let v = MediaView::parse(&r.text())
+                .unwrap_or_else(|e| panic!("{name} via edge: {e}\n{}", r.text()));
+            seen.push((
+                t0.elapsed().as_secs_f64(),
+                name,
+                v.media_sequence,
+                v.endlist,
+            ));
+            Some(v)
+        };
+        let video = media("video.m3u8");
+        let audio = media("audio.m3u8");
+        let r = edge.get(&format!("{base}/index.mpd"));
+        let mpd_text = r.text();
+        let mpd = (r.status == 200).then(|| {
+            MpdView::parse(&mpd_text)
+                .unwrap_or_else(|e| panic!("index.mpd via edge: {e}\n{mpd_text}"))
+        });
+        EdgeLook {
+            video,
+            audio,
+            mpd,
+            mpd_text,
+        }
+    }
+
+    /// Every init and segment path listed by the three.
+    fn paths(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for v in [&self.video, &self.audio].into_iter().flatten() {
+            out.extend(v.paths());
+        }
+        if let Some(m) = &self.mpd {
+            out.extend(m.paths());
+        }
+        out
+    }
+}
+
+/// A fetch of one listed object: through the edge (first request: its
+/// X-Cache-Status), and straight from the origin.
+struct Fetched {
+    edge_body: Vec<u8>,
+    first_status: String,
+}
+
+/// GETs `path` through the edge (must be 200) and straight from the
+/// origin; records a violation unless both bodies are equal.
+fn fetch_listed(edge: &Edge, origin: SocketAddr, path: &str, fails: &mut Vec<String>) -> Fetched {
+    let r = edge.get(path);
+    if r.status != 200 {
+        fails.push(format!(
+            "{path} is listed but answers {} via the edge",
+            r.status
+        ));
+    }
+    let direct = http_get_or_panic(origin, path);
+    if direct.status != 200 || direct.body != r.body {
+        fails.push(format!(
+            "{path}: the edge answers {} with {} bytes, the origin {} with {} bytes (different bodies: {})",
+            r.status,
+            r.body.len(),
+            direct.status,
+            direct.body.len(),
+            direct.body != r.body
+        ));
+    }
+    Fetched {
+        first_status: cache_status(&r),
+        edge_body: r.body,
+    }
+}
+
+/// The second instance's publisher: 8 s, 1 s GOP like
+/// `assets::small_av_gop1s(8)`, but other pictures (`testsrc`, 352×288)
+/// and other sound (880 Hz, 44.1 kHz). Publishing the same file twice gives
+/// byte-identical files (Weir's init segments and fragments carry nothing
+/// instance-specific and each instance's timestamps start at 0), so "not
+/// the bytes cached for instance 1" would fail on the origin's own correct
+/// output; with other codec parameters and content every init and segment
+/// of instance 2 differs from every one of instance 1 at the origin, and a
+/// body equal to one of instance 1 can only be a cache mix-up.
+fn second_instance_asset() -> std::path::PathBuf {
+    common::asset(
+        "edge-republish-testsrc352-880hz-gop1s-8s",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=352x288:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=880:sample_rate=44100",
+            "-t",
+            "8",
+            "-map",
+            "0:v",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-bf",
+            "2",
+            "-pix_fmt",
+            "yuv420p",
+            "-map",
+            "1:a",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+        ],
+    )
+}
+
+fn http_get_or_panic(addr: SocketAddr, path: &str) -> HttpResponse {
+    http_request(addr, "GET", path, &[]).unwrap_or_else(|e| panic!("GET {path} on {addr}: {e}"))
+}
+
+/// (f) Issue 12 through the edge of `docker/edge/nginx.conf`: a key
+/// published, ended, and published again. The edge caches every init and
+/// segment of the first instance for a year (`immutable`, HTTP-02), so the
+/// second instance must live under other URIs or the CDN would hand its
+/// viewers the first instance's bytes:
+///
+/// 1. the second instance's URIs (`video/{inst}/…`, `audio/{inst}/…`) are
+///    disjoint from the first's;
+/// 2. each is a MISS at the edge when first asked for (the edge never held
+///    it), reaches the origin once, and its body through the edge is the
+///    origin's, never a body the edge cached for the first instance (the
+///    second publisher sends other content with other codec parameters,
+///    [`second_instance_asset`], so no such equality is legitimate);
+/// 3. `EXT-X-MEDIA-SEQUENCE` as seen through the edge never decreases over
+///    the whole test (HLS-PL-03, HLS-LIVE-08), and the second instance's
+///    first playlist starts after the last msn of the first's ENDLIST
+///    playlist (HLS-LIVE-09);
+/// 4. the first instance's URIs still answer their original bytes through
+///    the edge, from its cache (HIT, not refetched from the origin), and at
+///    the origin for those its ended playlists and MPD list.
+///
+/// Weir runs with `--grace-period 1 --ended-retention 30
+/// --end-on-unpublish false` (the default lifecycle with short timers).
+#[test]
+fn edge_republished_key_never_serves_first_instance_bytes() {
+    let Some(nginx) = edge::find_nginx() else {
+        eprintln!(
+            "SKIPPED edge_republished_key_never_serves_first_instance_bytes: nginx is not \
+             installed (scripts/test.sh installs nginx-light)"
+        );
+        return;
+    };
+    let t0 = Instant::now();
+    let asset = assets::small_av_gop1s(8);
+    let asset2 = second_instance_asset();
+    let mut fails: Vec<String> = Vec::new();
+    let mut seen: Vec<(f64, &'static str, u64, bool)> = Vec::new();
+
+    // Drop order is the reverse: edge, proxy, publishers, weir.
+    let mut weir = Weir::start(&[
+        "--segment-duration",
+        "1",
+        "--grace-period",
+        "1",
+        "--ended-retention",
+        "30",
+        "--end-on-unpublish",
+        "false",
+    ]);
+    let origin = weir.http_addr;
+    let url = weir.rtmp_url(AGAIN_KEY);
+    let mut first = Ffmpeg::publish(&asset, &url, true, &[]);
+    let proxy = CountingProxy::start(origin);
+    let mut edge = Edge::start(&nginx, proxy.addr);
+    weir.wait_live(AGAIN_KEY);
+
+    // Instance 1, live and then ended: every URI the edge lists is fetched
+    // through the edge as soon as it is listed (the edge caches it), its
+    // body recorded. Done when the edge shows ENDLIST in both media
+    // playlists (HLS-LIVE-09) and an MPD that stopped updating (DASH-MPD-12);
+    // the edge's copies lag the origin by < 2 s (max-age=1, HTTP-02).
+    let mut old: BTreeMap<String, Fetched> = BTreeMap::new();
+    let ended = poll_every(Duration::from_secs(25), Duration::from_millis(200), || {
+        let look = EdgeLook::take(&edge, t0, &mut seen);
+        for p in look.paths() {
+            if let std::collections::btree_map::Entry::Vacant(e) = old.entry(p) {
+                let f = fetch_listed(&edge, origin, e.key(), &mut fails);
+                e.insert(f);
+            }
+        }
+        let done = look.video.as_ref().is_some_and(|v| v.endlist)
+            && look.audio.as_ref().is_some_and(|a| a.endlist)
+            && look.mpd.as_ref().is_some_and(|m| !m.updating);
+        done.then_some(look)
+    });
+    let Some(ended) = ended else {
+        panic!(
+            "instance 1 not ended through the edge within 25 s (ENDLIST in video.m3u8 and \
+             audio.m3u8, MPD without minimumUpdatePeriod); edge playlists seen: {seen:?}"
+        );
+    };
+    let st = first.wait_timeout(Duration::from_secs(5));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "first publisher: {st:?}\n{}",
+        first.stderr()
+    );
+    let ended_at = t0.elapsed();
+    let (v1, a1) = (ended.video.clone().unwrap(), ended.audio.clone().unwrap());
+    let last1 = [("video.m3u8", v1.last_msn()), ("audio.m3u8", a1.last_msn())];
+    let inst1: BTreeSet<String> = old.keys().filter_map(|p| instance_of(p)).collect();
+    for p in old.keys().filter(|p| instance_of(p).is_none()) {
+        fails.push(format!(
+            "instance-1 URI {p} is not /live/KEY/(video|audio)/INST/FILE"
+        ));
+    }
+    let non_miss: Vec<(&String, &String)> = old
+        .iter()
+        .filter(|(_, f)| f.first_status != "MISS")
+        .map(|(p, f)| (p, &f.first_status))
+        .collect();
+    if !non_miss.is_empty() {
+        fails.push(format!(
+            "instance-1 objects not a MISS when first asked for: {non_miss:?}"
+        ));
+    }
+    let old_bodies: HashMap<&[u8], &String> = old
+        .iter()
+        .map(|(p, f)| (f.edge_body.as_slice(), p))
+        .collect();
+
+    // Instance 2: the same key published again after the end.
+    let second_started = t0.elapsed();
+    let mut second = Ffmpeg::publish(&asset2, &url, true, &[]);
+    // Live again through the edge: both media playlists without ENDLIST
+    // and listing a segment, the MPD updating again and listing one per
+    // Representation. (Conditions that do not presuppose new URIs.)
+    let live2 = poll_every(Duration::from_secs(20), Duration::from_millis(200), || {
+        let look = EdgeLook::take(&edge, t0, &mut seen);
+        let live = |v: &Option<MediaView>| {
+            v.as_ref()
+                .is_some_and(|v| !v.endlist && !v.segments.is_empty())
+        };
+        let mpd_live = look.mpd.as_ref().is_some_and(|m| {
+            m.updating && m.dynamic && m.tracks.iter().all(|(_, s)| !s.is_empty())
+        });
+        (live(&look.video) && live(&look.audio) && mpd_live).then_some(look)
+    });
+    let Some(live2) = live2 else {
+        panic!("instance 2 not live through the edge within 20 s; edge playlists seen: {seen:?}");
+    };
+    let live2_at = t0.elapsed();
+    let new_paths = live2.paths();
+    let mut new: BTreeMap<String, Fetched> = BTreeMap::new();
+    for p in &new_paths {
+        if old.contains_key(p) {
+            continue; // reported by (1); fetching it would prove nothing.
+        }
+        let f = fetch_listed(&edge, origin, p, &mut fails);
+        new.insert(p.clone(), f);
+    }
+    second.kill9();
+
+    // (1) Disjoint URI sets, on another instance path element (HTTP-02:
+    // an immutable URI is never reused for other bytes).
+    let shared: Vec<&String> = new_paths.iter().filter(|p| old.contains_key(*p)).collect();
+    if !shared.is_empty() {
+        fails.push(format!(
+            "{} URIs listed by both instances (the edge serves instance 1's cached bytes for them): {shared:?}",
+            shared.len()
+        ));
+    }
+    let inst2: BTreeSet<String> = new_paths.iter().filter_map(|p| instance_of(p)).collect();
+    if inst1.len() != 1 || inst2.len() != 1 || !inst1.is_disjoint(&inst2) {
+        fails.push(format!(
+            "instance path elements: first {inst1:?}, second {inst2:?}; want one each, different"
+        ));
+    }
+
+    // (2) Each new object: a MISS at the edge (never cached before), one
+    // origin request, the origin's bytes (checked in fetch_listed), and not
+    // a body the edge cached for instance 1.
+    for (p, f) in &new {
+        if f.first_status != "MISS" {
+            fails.push(format!(
+                "{p} (instance 2) was {} at the edge on its first request, want MISS",
+                f.first_status
+            ));
+        }
+        let n = proxy.count(p);
+        if n != 1 {
+            fails.push(format!(
+                "{p} (instance 2) reached the origin {n} times, want 1"
+            ));
+        }
+        if let Some(old_p) = old_bodies.get(f.edge_body.as_slice()) {
+            fails.push(format!(
+                "{p} (instance 2) answers, through the edge, the {} bytes cached for {old_p} (instance 1)",
+                f.edge_body.len()
+            ));
+        }
+    }
+
+    // (3) MEDIA-SEQUENCE through the edge never decreases (HLS-PL-03), across
+    // the end and the new instance (HLS-LIVE-08: never reset); the new
+    // instance's first playlist starts after the first's last msn.
+    for name in ["video.m3u8", "audio.m3u8"] {
+        let mut prev: Option<(f64, u64)> = None;
+        for &(at, n, ms, _) in seen.iter().filter(|s| s.1 == name) {
+            if let Some((pat, pms)) = prev {
+                if ms < pms {
+                    fails.push(format!(
+                        "{name} via the edge: EXT-X-MEDIA-SEQUENCE {pms} at {pat:.2} s, then {ms} at {at:.2} s ({n})"
+                    ));
+                }
+            }
+            prev = Some((at, ms));
+        }
+    }
+    for ((name, last), v2) in last1.iter().zip([&live2.video, &live2.audio]) {
+        let ms2 = v2.as_ref().map(|v| v.media_sequence);
+        // The first instance-2 playlist the edge served (no ENDLIST after the
+        // first ENDLIST), not just the one the poll stopped on.
+        let first2 = seen
+            .iter()
+            .filter(|s| s.1 == *name && s.0 > second_started.as_secs_f64() && !s.3)
+            .map(|s| s.2)
+            .next();
+        if !(last.is_some() && first2 > *last && ms2 > *last) {
+            fails.push(format!(
+                "{name} via the edge: instance 2 starts at EXT-X-MEDIA-SEQUENCE {first2:?} \
+                 (then {ms2:?}), instance 1 ended at msn {last:?}; want it after (HLS-PL-03)"
+            ));
+        }
+    }
+
+    // (4) Instance 1's URIs still answer their original bytes through the
+    // edge — from its cache, without the origin (HTTP-02 immutable;
+    // HLS-LIVE-04/09: an ended stream's segments stay available).
+    let ended_paths = ended.paths();
+    let mut old_hits = 0;
+    for (p, f) in &old {
+        let r = edge.get(p);
+        if r.status != 200 || r.body != f.edge_body {
+            fails.push(format!(
+                "{p} (instance 1) answers {} with {} bytes through the edge, had {} bytes",
+                r.status,
+                r.body.len(),
+                f.edge_body.len()
+            ));
+        }
+        if cache_status(&r) == "HIT" && proxy.count(p) == 1 {
+            old_hits += 1;
+        } else {
+            fails.push(format!(
+                "{p} (instance 1) is {} at the edge with {} origin requests, want a HIT after 1",
+                cache_status(&r),
+                proxy.count(p)
+            ));
+        }
+        // The origin too, for what the ended playlists and MPD list
+        // (--ended-retention 30). Segments that slid out of the live window
+        // earlier may be gone there (HLS-LIVE-04: available for their
+        // Availability Duration), while the edge keeps them (immutable).
+        if !ended_paths.contains(p) {
+            continue;
+        }
+        let direct = http_get_or_panic(origin, p);
+        if direct.status != 200 || direct.body != f.edge_body {
+            fails.push(format!(
+                "{p} (instance 1) answers {} with {} bytes at the origin, had {} bytes",
+                direct.status,
+                direct.body.len(),
+                f.edge_body.len()
+            ));
+        }
+    }
+
+    let m1_ast = ended.mpd.as_ref().and_then(|m| m.ast.clone());
+    let m2_ast = live2.mpd.as_ref().and_then(|m| m.ast.clone());
+    assert!(edge.is_running(), "nginx exited:\n{}", edge.stderr());
+    weir.assert_healthy();
+    eprintln!(
+        "e2e_edge republish figures: instance {inst1:?} ({} URIs, ENDLIST via edge at {:.1} s, \
+         last msn {last1:?}) → {inst2:?} ({} URIs, live via edge {:.1} s after the second \
+         publish, EXT-X-MEDIA-SEQUENCE video {:?} audio {:?}); MPD availabilityStartTime \
+         {m1_ast:?} → {m2_ast:?}; instance-1 HITs afterwards {old_hits}/{}; {} edge playlist \
+         samples; test time {:.1?}",
+        old.len(),
+        ended_at.as_secs_f64(),
+        new.len(),
+        (live2_at - second_started).as_secs_f64(),
+        live2.video.as_ref().map(|v| v.media_sequence),
+        live2.audio.as_ref().map(|v| v.media_sequence),
+        old.len(),
+        seen.len(),
+        t0.elapsed()
+    );
+    if !fails.is_empty() {
+        fails.push(format!(
+            "--- edge MPD, instance 1 ended ---\n{}\n--- edge MPD, instance 2 ---\n{}\n--- edge playlist samples (s, name, MEDIA-SEQUENCE, ENDLIST) ---\n{seen:?}",
+            ended.mpd_text, live2.mpd_text
+        ));
+    }
+    assert!(
+        fails.is_empty(),
+        "edge_republished_key_never_serves_first_instance_bytes: {} violation(s):\n\n{}",
+        fails.len(),
+        fails.join("\n\n")
     );
     drop(edge);
 }
