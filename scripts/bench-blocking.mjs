@@ -62,10 +62,11 @@ function get(agent, url, { timeoutMs }) {
   });
 }
 
-const partRe = (m, p) => new RegExp(`^#EXT-X-PART:[^\\n]*URI="video/part-${m}\\.${p}\\.m4s"`, 'm');
+// Part URIs carry the stream instance: video/INSTANCE/part-M.P.m4s.
+const partRe = (m, p) => new RegExp(`^#EXT-X-PART:[^\\n]*URI="video/[0-9a-z]+/part-${m}\\.${p}\\.m4s"`, 'm');
 function hintOf(text) {
-  const h = /^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="video\/part-(\d+)\.(\d+)\.m4s"/m.exec(text);
-  return h ? { m: Number(h[1]), p: Number(h[2]) } : null;
+  const h = /^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(video\/[0-9a-z]+)\/part-(\d+)\.(\d+)\.m4s"/m.exec(text);
+  return h ? { dir: h[1], m: Number(h[2]), p: Number(h[3]) } : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -75,10 +76,10 @@ function pollerMain() {
   const { base, pollMs, timeoutMs } = workerData;
   const pollAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const partAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  parentPort.on('message', async ({ m, p }) => {
+  parentPort.on('message', async ({ dir, m, p }) => {
     const deadline = now() + timeoutMs;
     const re = partRe(m, p);
-    const held = get(partAgent, `${base}/video/part-${m}.${p}.m4s`, { timeoutMs })
+    const held = get(partAgent, `${base}/${dir}/part-${m}.${p}.m4s`, { timeoutMs })
       .then((r) => ({ status: r.status, tHead: r.tHead, bytes: r.bytes }))
       .catch((e) => ({ error: e.message }));
     let tAvail = null;
@@ -309,10 +310,10 @@ async function round(ctx, index) {
     const tAligned = now();
     const hint = hintOf(aligned.body);
     if (aligned.status !== 200 || !hint) throw new Error(`aligning blocking reload: ${aligned.status}\n${aligned.body}`);
-    const { m, p } = hint;
+    const { dir, m, p } = hint;
 
     // 2. + 3. The availability poller and the blocked requests, together.
-    const availP = withTimeout(ask(poller, { m, p }), a.timeoutMs + 5000, 'poller');
+    const availP = withTimeout(ask(poller, { dir, m, p }), a.timeoutMs + 5000, 'poller');
     const path = `${new URL(videoUrl).pathname}?_HLS_msn=${m}&_HLS_part=${p}`;
     const rssBefore = s.rssAtMb(now());
     const thrBefore = status(a.pid).threads;

@@ -79,6 +79,8 @@ echo "video.m3u8 lists $segments segments; using $SEG_URI"
 step "Starting nginx on a copy of the segment and the playlist"
 WWW=$WORK/www
 mkdir -p "$WWW/live/$KEY/video" "$WORK/nginx/logs" "$WORK/nginx/tmp"
+# Segment URIs carry the stream instance (video/INSTANCE/seg-N.m4s).
+mkdir -p "$(dirname "$WWW/live/$KEY/$SEG_URI")"
 curl -fsS --max-time 5 -o "$WWW/live/$KEY/$SEG_URI" "$BASE/$SEG_URI"
 curl -fsS --max-time 5 -o "$WWW/live/$KEY/video.m3u8" "$BASE/video.m3u8"
 SEG_BYTES=$(stat -c %s "$WWW/live/$KEY/$SEG_URI")

@@ -191,11 +191,17 @@ impl Registry {
     /// (unless `end_on_unpublish` ends it at once on a graceful unpublish).
     pub fn release(&self, stream: &Arc<Stream>, generation: u64, how: Departure, now: Instant) {
         let t = stream.publisher_left(generation, how, now);
-        if t != Transition::Unchanged {
-            info!(app = %stream.app, key = %stream.key, ?how, "waiting for the publisher");
-            self.timers_changed.notify_one();
-            self.publisher_left.notify_waiters();
+        match t {
+            Transition::Unchanged => return,
+            Transition::Waiting => {
+                info!(app = %stream.app, key = %stream.key, ?how, "publisher left; waiting for it")
+            }
+            Transition::Ended | Transition::Gone => {
+                info!(app = %stream.app, key = %stream.key, ?how, "publisher left; stream ended")
+            }
         }
+        self.timers_changed.notify_one();
+        self.publisher_left.notify_waiters();
     }
 
     /// The earliest lifecycle deadline of any stream.
