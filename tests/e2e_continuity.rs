@@ -41,7 +41,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{asset, assets, http_get, poll_every, Ffmpeg, Weir};
+use common::mpd::{tracks, Track};
+use common::{asset, assets, http_get, parse_attrs, poll_every, Ffmpeg, Weir};
 use dash_mpd_core::MPD;
 use serde_json::Value;
 
@@ -199,27 +200,6 @@ impl MediaPl {
     }
 }
 
-/// Attribute list → map (quotes removed).
-fn parse_attrs(s: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let Some((k, after)) = rest.split_once('=') else {
-            break;
-        };
-        let (v, tail) = if let Some(q) = after.strip_prefix('"') {
-            let end = q.find('"').unwrap_or(q.len());
-            (&q[..end], q.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        out.insert(k.trim().to_owned(), v.to_owned());
-        rest = tail.trim_start_matches(',').trim();
-    }
-    out
-}
-
 fn parse_media(text: &str) -> Result<MediaPl, String> {
     let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
     if lines.next() != Some("#EXTM3U") {
@@ -330,93 +310,21 @@ fn parse_multivariant(text: &str) -> Result<Multivariant, String> {
 // MPDs (DASH-MPD-*)
 // ---------------------------------------------------------------------------
 
-/// One Representation of one Period, its timeline expanded.
-#[derive(Debug, Clone)]
-struct Track {
-    period_id: String,
-    kind: String,
-    rep_id: String,
-    bandwidth: Option<u64>,
-    start_number: u64,
-    init: String,
-    media: String,
-    /// (S@t, S@d) with @r expanded.
-    segs: Vec<(u64, u64)>,
-}
-
-impl Track {
-    fn fill(&self, template: &str, number: u64, time: u64) -> String {
-        template
-            .replace("$RepresentationID$", &self.rep_id)
-            .replace("$Number$", &number.to_string())
-            .replace("$Time$", &time.to_string())
-            .replace(
-                "$Bandwidth$",
-                &self.bandwidth.map(|b| b.to_string()).unwrap_or_default(),
-            )
+/// Server paths of the init segment and of every listed S of `t`.
+fn track_paths(t: &Track, key: &str) -> Vec<String> {
+    let mut v = vec![resolve(key, &t.fill(&t.init, 0, 0))];
+    for (i, &(time, _)) in t.segs.iter().enumerate() {
+        v.push(resolve(key, &t.fill(&t.media, t.number(i), time)));
     }
-    /// Server paths of the init segment and of every listed S.
-    fn paths(&self, key: &str) -> Vec<String> {
-        let mut v = vec![resolve(key, &self.fill(&self.init, 0, 0))];
-        for (i, &(t, _)) in self.segs.iter().enumerate() {
-            v.push(resolve(
-                key,
-                &self.fill(&self.media, self.start_number + i as u64, t),
-            ));
-        }
-        v
-    }
-}
-
-fn tracks(mpd: &MPD) -> Vec<Track> {
-    let mut out = Vec::new();
-    for p in &mpd.periods {
-        for a in &p.adaptations {
-            let kind = a
-                .contentType
-                .clone()
-                .or_else(|| {
-                    a.mimeType
-                        .as_deref()
-                        .and_then(|m| m.split('/').next())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| "?".into());
-            for r in &a.representations {
-                let Some(st) = r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref()) else {
-                    continue;
-                };
-                let mut segs = Vec::new();
-                let mut next = 0u64;
-                if let Some(tl) = &st.SegmentTimeline {
-                    for s in &tl.segments {
-                        let mut t = s.t.unwrap_or(next);
-                        for _ in 0..=s.r.unwrap_or(0).max(0) {
-                            segs.push((t, s.d));
-                            t += s.d;
-                        }
-                        next = t;
-                    }
-                }
-                out.push(Track {
-                    period_id: p.id.clone().unwrap_or_default(),
-                    kind: kind.clone(),
-                    rep_id: r.id.clone().unwrap_or_default(),
-                    bandwidth: r.bandwidth,
-                    start_number: st.startNumber.unwrap_or(1),
-                    init: st.initialization.clone().unwrap_or_default(),
-                    media: st.media.clone().unwrap_or_default(),
-                    segs,
-                });
-            }
-        }
-    }
-    out
+    v
 }
 
 /// Server paths of every init and listed segment of an MPD.
 fn mpd_paths(key: &str, mpd: &MPD) -> Vec<String> {
-    tracks(mpd).iter().flat_map(|t| t.paths(key)).collect()
+    tracks(mpd)
+        .iter()
+        .flat_map(|t| track_paths(t, key))
+        .collect()
 }
 
 fn period_ids(mpd: &MPD) -> Vec<String> {

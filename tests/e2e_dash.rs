@@ -18,6 +18,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::mpd::{tracks, Track};
 use common::{assets, ffprobe, http_request, poll_every, Ffmpeg, HttpResponse, Weir, LIVE_TIMEOUT};
 use dash_mpd_core::MPD;
 use serde_json::Value;
@@ -274,117 +275,6 @@ fn wait_mpd(
             last.map(|s| s.text).unwrap_or_else(|| "<never 200>".into())
         )
     })
-}
-
-/// One Representation of one Period, with its expanded timeline.
-#[derive(Debug, Clone, PartialEq)]
-struct Track {
-    period_id: String,
-    /// Period@start in seconds.
-    period_start: f64,
-    period_duration: Option<f64>,
-    /// AdaptationSet@contentType, else the mimeType's type.
-    kind: String,
-    rep_id: String,
-    timescale: u64,
-    pto: u64,
-    start_number: u64,
-    init: String,
-    media: String,
-    /// (S@t, S@d) with @r expanded.
-    segs: Vec<(u64, u64)>,
-}
-
-impl Track {
-    fn number(&self, i: usize) -> u64 {
-        self.start_number + i as u64
-    }
-    fn numbers(&self) -> Vec<u64> {
-        (0..self.segs.len()).map(|i| self.number(i)).collect()
-    }
-    fn last_number(&self) -> Option<u64> {
-        self.segs.len().checked_sub(1).map(|i| self.number(i))
-    }
-    /// End of the last S relative to the Period start, in seconds.
-    fn end_secs(&self) -> f64 {
-        self.segs
-            .last()
-            .map(|&(t, d)| (t + d) as f64 - self.pto as f64)
-            .unwrap_or(0.0)
-            / self.timescale as f64
-    }
-    fn sum_secs(&self) -> f64 {
-        self.segs.iter().map(|s| s.1).sum::<u64>() as f64 / self.timescale as f64
-    }
-    /// Availability start of segment `i` (its end on the wall clock), ms.
-    fn avail_ms(&self, i: usize, ast_ms: i64) -> f64 {
-        let (t, d) = self.segs[i];
-        ast_ms as f64
-            + self.period_start * 1000.0
-            + ((t + d) as f64 - self.pto as f64) * 1000.0 / self.timescale as f64
-    }
-    fn media_path(&self, key: &str, number: u64) -> String {
-        let rel = self
-            .media
-            .replace("$Number$", &number.to_string())
-            .replace("$RepresentationID$", &self.rep_id);
-        format!("/live/{key}/{rel}")
-    }
-    fn init_path(&self, key: &str) -> String {
-        format!(
-            "/live/{key}/{}",
-            self.init.replace("$RepresentationID$", &self.rep_id)
-        )
-    }
-}
-
-fn tracks(mpd: &MPD) -> Vec<Track> {
-    let mut out = Vec::new();
-    for p in &mpd.periods {
-        for a in &p.adaptations {
-            let kind = a
-                .contentType
-                .clone()
-                .or_else(|| {
-                    a.mimeType
-                        .as_deref()
-                        .and_then(|m| m.split('/').next())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| "?".into());
-            for r in &a.representations {
-                let Some(st) = r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref()) else {
-                    continue;
-                };
-                let mut segs = Vec::new();
-                let mut next = 0u64;
-                if let Some(tl) = &st.SegmentTimeline {
-                    for s in &tl.segments {
-                        let mut t = s.t.unwrap_or(next);
-                        for _ in 0..=s.r.unwrap_or(0).max(0) {
-                            segs.push((t, s.d));
-                            t += s.d;
-                        }
-                        next = t;
-                    }
-                }
-                out.push(Track {
-                    period_id: p.id.clone().unwrap_or_default(),
-                    period_start: p.start.map(|d| d.as_secs_f64()).unwrap_or(0.0),
-                    period_duration: p.duration.map(|d| d.as_secs_f64()),
-                    kind: kind.clone(),
-                    rep_id: r.id.clone().unwrap_or_default(),
-                    timescale: st.timescale.unwrap_or(1),
-                    pto: st.presentationTimeOffset.unwrap_or(0),
-                    start_number: st.startNumber.unwrap_or(1),
-                    init: st.initialization.clone().unwrap_or_default(),
-                    media: st.media.clone().unwrap_or_default(),
-                    segs,
-                });
-            }
-        }
-    }
-    out
 }
 
 /// Segment numbers listed for `kind` over all Periods.

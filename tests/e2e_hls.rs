@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     asset, assets_dir, ffprobe_count_keyframes, ffprobe_count_packets, http_get, http_request,
-    poll_every, Ffmpeg, HttpResponse, Weir,
+    parse_attrs, poll_every, Ffmpeg, HttpResponse, Weir,
 };
 use serde_json::Value;
 
@@ -886,27 +886,6 @@ impl MediaPlaylist {
 
 fn quoted_attr(line: &str, name: &str) -> Option<String> {
     parse_attrs(line.split_once(':')?.1).remove(name)
-}
-
-/// Attribute list → map (quotes removed).
-fn parse_attrs(s: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let Some((k, after)) = rest.split_once('=') else {
-            break;
-        };
-        let (v, tail) = if let Some(q) = after.strip_prefix('"') {
-            let end = q.find('"').unwrap_or(q.len());
-            (&q[..end], q.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        out.insert(k.trim().to_owned(), v.to_owned());
-        rest = tail.trim_start_matches(',').trim();
-    }
-    out
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → ms since the Unix epoch.

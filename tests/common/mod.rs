@@ -15,6 +15,8 @@
 //! module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod mpd;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -915,4 +917,25 @@ pub mod assets {
     pub fn video_only() -> PathBuf {
         build("video-only-5s", av("320x240", "5", &small_video(), &[]))
     }
+}
+
+/// Attribute list → map (quotes removed).
+pub fn parse_attrs(s: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some((k, after)) = rest.split_once('=') else {
+            break;
+        };
+        let (v, tail) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            (&q[..end], q.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        out.insert(k.trim().to_owned(), v.to_owned());
+        rest = tail.trim_start_matches(',').trim();
+    }
+    out
 }
