@@ -170,3 +170,43 @@ test('weir player page on a phone screen (screenshot)', { timeout: 90_000 }, asy
     await p.context.close();
   }
 });
+
+// Issue 12: while the publisher is away (kill -9 here) the stream is listed
+// as `reconnecting`; the page says so and keeps its player (it used to tear
+// it down as if the stream had ended), and playback goes on when a new
+// publisher of the key comes back. Last in this file: it replaces the
+// file's publisher.
+test('weir player page keeps playing while the publisher reconnects', { timeout: 120_000 }, async (t) => {
+  const p = await openPlayer(t, '', { width: 1280, height: 800 });
+  if (!p) return;
+  const badge = () => p.page.evaluate(() => document.getElementById('badge')?.textContent ?? null);
+  try {
+    const s0 = await waitState(p, 'playing');
+    await ctx.publisher.kill('SIGKILL');
+    await poll(async () => ((await badge()) === 'Reconnecting' ? true : null), {
+      timeoutMs: 10_000,
+      what: 'the badge says Reconnecting',
+    });
+    const during = await playerState(p.page);
+    t.diagnostic(`screenshot ${await screenshot(p.page, 'player-reconnecting.png')}`);
+    assert.equal(during.state, 'playing', `the player was torn down while reconnecting: ${JSON.stringify(during)}`);
+    ctx.publisher = ctx.publish();
+    await poll(async () => ((await badge()) === 'Live' ? true : null), { timeoutMs: 20_000, what: 'the badge says Live again' });
+    await poll(async () => (await playerState(p.page)).currentTime - during.currentTime >= 6, {
+      timeoutMs: 30_000,
+      what: 'currentTime +6 s after the reconnect',
+    });
+    const end = await playerState(p.page);
+    report(t, {
+      lib: 'weir-player reconnect (hls)',
+      advanced: `${fmt(end.currentTime - s0.currentTime)}s`,
+      latency: `${fmt(end.latency)}s`,
+      stalls: end.stalls,
+      errors: end.errors.length,
+    });
+    assert.equal(end.state, 'playing', JSON.stringify(end));
+    assert.deepEqual(end.errors, [], `weirPlayer.errors\n${dumpLogs(ctx, p.console)}`);
+  } finally {
+    await p.context.close();
+  }
+});
