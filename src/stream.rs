@@ -113,7 +113,8 @@ struct AudioStats {
 pub struct StreamInfo {
     pub app: String,
     pub key: String,
-    /// `live`, or `reconnecting` while it waits for its publisher.
+    /// `live`, `reconnecting` while it waits for its publisher, or `ended`
+    /// while its final playlists are still served.
     pub state: &'static str,
     /// The instance id in its media file names.
     pub instance: String,
