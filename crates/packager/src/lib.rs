@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod boxes;
+pub mod clock;
 pub mod dash;
 pub mod filler;
 pub mod hls;

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
 
 use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
-use crate::dash::{MediaTime, PeriodClock, Verdict};
+use crate::clock::{MediaTime, PeriodClock, Verdict};
 use crate::filler::silent_aac_frame;
 use crate::names::{FileName, InstanceId};
 use crate::segmenter::{Chunk, CutPolicy, Output, PartGrid, Timing, TrackSegmenter};

@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use weir_flv::TrackKind;
 
-use super::clock::{MediaTime, PeriodClock};
 use super::mpd::{
     AdaptationSet, ContentType, MediaAttributes, Mpd, Period, ProducerReferenceTime,
     Representation, SegmentTemplate, ServiceDescription, TimelineEntry, UtcTiming, UTC_HTTP_HEAD,
     UTC_HTTP_ISO,
 };
+use crate::clock::{MediaTime, PeriodClock};
 use crate::names::FileName;
 use crate::stream::{SegmentInfo, TrackView};
 

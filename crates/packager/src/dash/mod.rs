@@ -21,11 +21,10 @@
     )
 )]
 
-mod clock;
 mod live;
 mod mpd;
 
-pub use clock::{MediaTime, PeriodAnchor, PeriodClock, Verdict};
+pub use crate::clock::{MediaTime, PeriodAnchor, PeriodClock, Verdict};
 pub use live::{live_mpd, LiveState, LowLatencyDash, MpdSettings};
 pub use mpd::{
     write_mpd, xs_duration, AdaptationSet, ContentType, MediaAttributes, Mpd, MpdError, Period,
