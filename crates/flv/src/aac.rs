@@ -4,7 +4,6 @@
 use bytes::Bytes;
 
 use crate::bits::BitReader;
-use crate::codec::aac_codec_string;
 use crate::error::FlvError;
 
 /// A parsed AudioSpecificConfig. `record` keeps the bytes verbatim for the
@@ -288,6 +287,11 @@ fn skip_program_config_element(r: &mut BitReader<'_>) -> Result<(), FlvError> {
     let comment_bytes = r.bits(8)? as usize;
     r.skip(comment_bytes.saturating_mul(8))?;
     Ok(())
+}
+
+/// `mp4a.40.<AOT>` with the audio object type in decimal (RFC 6381 §3.3).
+pub fn aac_codec_string(object_type: u8) -> String {
+    format!("mp4a.40.{object_type}")
 }
 
 #[cfg(test)]

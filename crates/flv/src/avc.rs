@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 
-use crate::codec::avc_codec_string;
 use crate::error::FlvError;
 use crate::reader::Reader;
 use crate::sps::{parse_sps, SpsInfo};
@@ -143,6 +142,12 @@ fn read_parameter_sets(
         out.push(r.take(len, what)?);
     }
     Ok(out)
+}
+
+/// `avc1.PPCCLL`: lowercase hex of AVCProfileIndication,
+/// profile_compatibility and AVCLevelIndication (RFC 6381 §3.3).
+pub fn avc_codec_string(profile: u8, compatibility: u8, level: u8) -> String {
+    format!("avc1.{profile:02x}{compatibility:02x}{level:02x}")
 }
 
 #[cfg(test)]

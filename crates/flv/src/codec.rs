@@ -1,5 +1,6 @@
-//! Decoder configurations as the rest of Weir sees them, and the RFC 6381
-//! `CODECS` strings built from them (CODEC-01, CODEC-02).
+//! Decoder configurations as the rest of Weir sees them. Each codec's
+//! module builds its own RFC 6381 `CODECS` string (CODEC-01, CODEC-02), so
+//! this module only points down at them.
 
 use bytes::Bytes;
 
@@ -78,17 +79,6 @@ impl AudioConfig {
     }
 }
 
-/// `avc1.PPCCLL`: lowercase hex of AVCProfileIndication,
-/// profile_compatibility and AVCLevelIndication (RFC 6381 §3.3).
-pub fn avc_codec_string(profile: u8, compatibility: u8, level: u8) -> String {
-    format!("avc1.{profile:02x}{compatibility:02x}{level:02x}")
-}
-
-/// `mp4a.40.<AOT>` with the audio object type in decimal (RFC 6381 §3.3).
-pub fn aac_codec_string(object_type: u8) -> String {
-    format!("mp4a.40.{object_type}")
-}
-
 /// A FourCC as printable text: ASCII graphic characters and spaces are
 /// kept, anything else is written as `\xNN`.
 pub fn fourcc_to_string(fourcc: &[u8; 4]) -> String {
@@ -106,6 +96,8 @@ pub fn fourcc_to_string(fourcc: &[u8; 4]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aac::aac_codec_string;
+    use crate::avc::avc_codec_string;
 
     /// CODEC-01 / CODEC-02 mapping table.
     #[test]

@@ -45,10 +45,10 @@ mod test_vectors;
 
 pub mod timeline;
 
-pub use aac::{parse_asc, AacConfig};
+pub use aac::{aac_codec_string, parse_asc, AacConfig};
 pub use audio::{parse_audio, AudioPacket, AudioTag};
-pub use avc::{parse_avcc, AvcConfig};
-pub use codec::{aac_codec_string, avc_codec_string, fourcc_to_string, AudioConfig, VideoConfig};
+pub use avc::{avc_codec_string, parse_avcc, AvcConfig};
+pub use codec::{fourcc_to_string, AudioConfig, VideoConfig};
 pub use demux::{DemuxEvent, Demuxer, Frame};
 pub use error::FlvError;
 pub use sps::{parse_sps, ColourInfo, SpsInfo};
