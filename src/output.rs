@@ -6,6 +6,7 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+pub use weir_packager::manifests::Position;
 use weir_packager::names::FileName;
 
 /// One stored file. Cloning shares the bytes, so a download in flight keeps
@@ -30,32 +31,6 @@ impl Default for Output {
             files: RwLock::default(),
             playlists: RwLock::default(),
             changed: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-/// What a live media playlist contains, for blocking reloads (LLHLS-07).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Position {
-    /// Media sequence number of the last complete segment listed.
-    pub last_segment: Option<u64>,
-    /// The segment in progress and how many of its parts are listed.
-    pub open_segment: u64,
-    pub open_parts: u64,
-    pub ended: bool,
-    /// TARGETDURATION, seconds.
-    pub target: u32,
-}
-
-impl Position {
-    /// The playlist holds segment `msn` (complete), or part `part` of it.
-    pub fn has(&self, msn: u64, part: Option<u64>) -> bool {
-        if self.ended || self.last_segment.is_some_and(|s| s >= msn) {
-            return true;
-        }
-        match part {
-            Some(p) => msn == self.open_segment && p < self.open_parts,
-            None => false,
         }
     }
 }

@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::warn;
-use weir_flv::{DemuxEvent, TrackKind};
-use weir_packager::dash::{live_mpd, write_mpd, LiveState, LowLatencyDash, MpdSettings};
-use weir_packager::hls::{write_media, write_multivariant};
+use weir_flv::DemuxEvent;
+use weir_packager::dash::MpdSettings;
+use weir_packager::manifests::{availability_after_removal, mpd_settings, render};
 use weir_packager::names::{FileName, InstanceId};
-use weir_packager::playlists::{media_playlist, multivariant, LowLatency};
 use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 
 use crate::metrics::Metrics;
-use crate::output::{Output, Position};
+use crate::output::Output;
 
 pub struct Packaging {
     packager: StreamPackager,
@@ -36,19 +35,10 @@ impl Packaging {
         output: Arc<Output>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let mpd = MpdSettings {
-            window: config.window,
-            // Relative to `/APP/KEY/index.mpd`, so a path prefix or a CDN in
-            // front keeps working: dash.js and Shaka resolve it against the MPD.
-            time_url: "../../time".to_owned(),
-            head_url: FileName::Mpd.to_string(),
-            low_latency: config.low_latency.then_some(LowLatencyDash {
-                chunk: config.part_duration,
-            }),
-        };
+        let packager = StreamPackager::new(config, start);
         Packaging {
-            packager: StreamPackager::new(config, start),
-            mpd,
+            mpd: mpd_settings(&packager),
+            packager,
             output,
             target: None,
             metrics,
@@ -128,11 +118,9 @@ impl Packaging {
                 }
                 PackagerEvent::Removed { name, parts, .. } => {
                     mpd_changed = true;
-                    // HLS-LIVE-04: available until first listed + its duration
-                    // + the playlist's duration. It was listed for about a
-                    // playlist's duration, so one more segment (two target
-                    // durations covers the longest) is left. Its parts
-                    // (LLHLS-06: listed only near the live edge) go with it.
+                    // Fetchable for its availability time (HLS-LIVE-04),
+                    // its parts (LLHLS-06: listed only near the live edge)
+                    // with it.
                     for part in parts {
                         self.output.retire(&part, now, self.availability());
                     }
@@ -143,75 +131,34 @@ impl Packaging {
         if !changed {
             return 0;
         }
-        let Some(target) = self.packager.target_duration() else {
+        let with_mpd = mpd_changed || self.output.playlist(&FileName::Mpd).is_none();
+        let Some(m) = render(&mut self.packager, &self.mpd, with_mpd, SystemTime::now()) else {
             return 0;
         };
-        self.target = Some(target);
-        let ended = self.packager.is_ended();
-        let video = self.packager.track(TrackKind::Video);
-        let audio = self.packager.track(TrackKind::Audio);
-        let low_latency = self.packager.config().low_latency.then(|| LowLatency {
-            part_target: self.packager.config().part_target(),
-        });
-        for (view, other) in [
-            (video.as_ref(), audio.as_ref()),
-            (audio.as_ref(), video.as_ref()),
-        ] {
-            let Some(view) = view else { continue };
-            let name = FileName::MediaPlaylist(view.kind);
-            let mut playlist = media_playlist(view, target, ended, low_latency, other);
-            let position = low_latency.map(|_| Position {
-                last_segment: view.segments.last().map(|s| s.number),
-                open_segment: view.media_sequence + view.segments.len() as u64,
-                open_parts: view.open.as_ref().map_or(0, |o| o.parts.len() as u64),
-                ended,
-                target,
-            });
-            match write_media(&playlist) {
-                Ok(text) => self.output.set_media_playlist(name, text, position),
-                Err(e) => warn!(error = %e, "media playlist not written"),
+        self.target = self.packager.target_duration();
+        for media in m.media {
+            self.output
+                .set_media_playlist(media.name, media.text, media.position);
+            if let Some((name, text)) = media.delta {
+                self.output.set_media_playlist(name, text, media.position);
             }
-            // The delta update for `_HLS_skip=YES` (LLHLS-09).
-            let skip_name = FileName::DeltaPlaylist(view.kind);
-            let skippable = playlist.max_skippable_segments();
-            if low_latency.is_some() && skippable > 0 {
-                playlist.skip = Some(skippable);
-                match write_media(&playlist) {
-                    Ok(text) => self.output.set_media_playlist(skip_name, text, position),
-                    Err(e) => warn!(error = %e, "delta playlist not written"),
-                }
-            } else {
-                self.output.remove_playlist(&skip_name);
+            if let Some(name) = media.stale_delta {
+                self.output.remove_playlist(&name);
             }
         }
-        match write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
-            Ok(text) => self.output.set_playlist(FileName::Multivariant, text),
-            Err(e) => warn!(error = %e, "multivariant playlist not written"),
+        if let Some(text) = m.multivariant {
+            self.output.set_playlist(FileName::Multivariant, text);
         }
-        let state = LiveState {
-            video: video.as_ref(),
-            audio: audio.as_ref(),
-            clock: self.packager.clock(),
-            target_duration: target,
-            longest_segment: self.packager.longest_segment(),
-            ended,
-            waiting: self.packager.is_waiting(),
-            now: SystemTime::now(),
-        };
-        if !mpd_changed && self.output.playlist(&FileName::Mpd).is_some() {
-            return segments;
+        if let Some(text) = m.mpd {
+            self.output.set_playlist(FileName::Mpd, text);
         }
-        if let Some(mpd) = live_mpd(&state, &self.mpd) {
-            match write_mpd(&mpd) {
-                Ok(text) => self.output.set_playlist(FileName::Mpd, text),
-                Err(e) => warn!(error = %e, "MPD not written"),
-            }
+        for (name, error) in m.errors {
+            warn!(file = %name, %error, "manifest not written");
         }
         segments
     }
 
     fn availability(&self) -> Duration {
-        let target = self.target.map_or(2, u64::from);
-        Duration::from_secs(2 * target)
+        availability_after_removal(self.target)
     }
 }

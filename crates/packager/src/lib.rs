@@ -12,6 +12,7 @@ pub mod clock;
 pub mod dash;
 pub mod filler;
 pub mod hls;
+pub mod manifests;
 pub mod names;
 pub mod playlists;
 pub mod segmenter;
