@@ -46,7 +46,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use weir_flv::{DemuxEvent, Demuxer, TrackKind};
+use weir_flv::{DemuxEvent, Demuxer};
 use weir_packager::hls::{write_media, write_multivariant};
 use weir_packager::names::InstanceId;
 use weir_packager::playlists::{media_playlist, multivariant, LowLatency};
@@ -253,22 +253,18 @@ fn playlists(p: &mut StreamPackager, out: &mut Out) {
         return;
     };
     let ended = p.is_ended();
-    let video = p.track(TrackKind::Video);
-    let audio = p.track(TrackKind::Audio);
+    let views = p.tracks();
     let ll = p.config().low_latency.then(|| LowLatency {
         part_target: p.config().part_target(),
     });
-    for (view, other) in [
-        (video.as_ref(), audio.as_ref()),
-        (audio.as_ref(), video.as_ref()),
-    ] {
-        let Some(view) = view else { continue };
-        if let Ok(text) = write_media(&media_playlist(view, target, ended, ll, other)) {
+    for view in &views {
+        let others: Vec<_> = views.iter().filter(|o| o.id != view.id).collect();
+        if let Ok(text) = write_media(&media_playlist(view, target, ended, ll, &others)) {
             out.playlist_bytes += text.len();
             black_box(text);
         }
     }
-    if let Ok(text) = write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
+    if let Ok(text) = write_multivariant(&multivariant(&views)) {
         out.playlist_bytes += text.len();
         black_box(text);
     }

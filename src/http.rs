@@ -589,8 +589,7 @@ mod tests {
 
     use bytes::Bytes;
 
-    use weir_flv::TrackKind;
-    use weir_packager::names::{FileName, InstanceId};
+    use weir_packager::names::{FileName, InstanceId, TrackId};
 
     use super::{in_progress_segment, parse_range};
     use crate::output::{Output, Position};
@@ -599,7 +598,7 @@ mod tests {
 
     fn seg(number: u64) -> FileName {
         FileName::Segment {
-            track: TrackKind::Video,
+            track: TrackId::VIDEO,
             instance: INST,
             number,
         }
@@ -607,7 +606,7 @@ mod tests {
 
     fn part(segment: u64, index: u32) -> FileName {
         FileName::Part {
-            track: TrackKind::Video,
+            track: TrackId::VIDEO,
             instance: INST,
             segment,
             index,
@@ -625,7 +624,7 @@ mod tests {
             target: 2,
         };
         o.set_media_playlist(
-            FileName::MediaPlaylist(TrackKind::Video),
+            FileName::MediaPlaylist(TrackId::VIDEO),
             "#EXTM3U\n".into(),
             Some(position),
         );
@@ -690,17 +689,14 @@ mod tests {
         assert!(in_progress_segment(&o, seg(4)).is_none());
         assert!(in_progress_segment(&o, part(5, 1)).is_none());
         let audio = FileName::Segment {
-            track: TrackKind::Audio,
+            track: TrackId::AUDIO,
             instance: INST,
             number: 5,
         };
         assert!(in_progress_segment(&o, audio).is_none());
         assert!(in_progress_segment(&output(1, true), seg(5)).is_none());
         let plain = Arc::new(Output::default());
-        plain.set_playlist(
-            FileName::MediaPlaylist(TrackKind::Video),
-            "#EXTM3U\n".into(),
-        );
+        plain.set_playlist(FileName::MediaPlaylist(TrackId::VIDEO), "#EXTM3U\n".into());
         assert!(in_progress_segment(&plain, seg(5)).is_none());
     }
 

@@ -161,12 +161,11 @@ impl Output {
 mod tests {
     use super::*;
 
-    use weir_flv::TrackKind;
-    use weir_packager::names::InstanceId;
+    use weir_packager::names::{InstanceId, TrackId};
 
     fn seg(number: u64) -> FileName {
         FileName::Segment {
-            track: TrackKind::Video,
+            track: TrackId::VIDEO,
             instance: InstanceId::from_millis(1),
             number,
         }
@@ -191,7 +190,7 @@ mod tests {
     #[test]
     fn playlists_are_replaced_whole() {
         let o = Output::default();
-        let name = FileName::MediaPlaylist(TrackKind::Video);
+        let name = FileName::MediaPlaylist(TrackId::VIDEO);
         o.set_playlist(name, "#EXTM3U\n1".into());
         let old = o.playlist(&name).unwrap();
         o.set_playlist(name, "#EXTM3U\n2".into());

@@ -109,7 +109,7 @@ impl Packaging {
                 PackagerEvent::Segment { track, info, bytes } => {
                     segments += 1;
                     mpd_changed = true;
-                    self.metrics.segment(track);
+                    self.metrics.segment(track.kind);
                     self.output.put(info.name, bytes);
                 }
                 PackagerEvent::Part { info, bytes, .. } => {

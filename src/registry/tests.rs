@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use weir_flv::TrackKind;
-use weir_packager::names::FileName;
+use weir_packager::names::{FileName, TrackId};
 use weir_rtmp::MediaKind;
 
 use super::*;
@@ -77,7 +77,7 @@ fn publish(stream: &Stream, passes: u32, base: u32) {
 fn playlist(stream: &Stream, track: TrackKind) -> String {
     let p = stream
         .output
-        .playlist(&FileName::MediaPlaylist(track))
+        .playlist(&FileName::MediaPlaylist(TrackId::new(track, 0)))
         .expect("media playlist");
     String::from_utf8(p.text.to_vec()).unwrap()
 }

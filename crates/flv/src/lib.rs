@@ -54,8 +54,8 @@ pub use error::FlvError;
 pub use sps::{parse_sps, ColourInfo, SpsInfo};
 pub use video::{parse_video, FrameType, VideoPacket, VideoTag};
 
-/// Which kind of media a track carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which kind of media a track carries (video orders first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TrackKind {
     Video,
     Audio,

@@ -17,3 +17,5 @@ pub mod names;
 pub mod playlists;
 pub mod segmenter;
 pub mod stream;
+mod track;
+pub mod view;

@@ -7,8 +7,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use weir_flv::TrackKind;
-
 use crate::dash::{live_mpd, write_mpd, LiveState, LowLatencyDash, MpdSettings};
 use crate::hls::{write_media, write_multivariant};
 use crate::names::FileName;
@@ -92,19 +90,15 @@ pub fn render(
 ) -> Option<Manifests> {
     let target = packager.target_duration()?;
     let ended = packager.is_ended();
-    let video = packager.track(TrackKind::Video);
-    let audio = packager.track(TrackKind::Audio);
+    let views = packager.tracks();
     let low_latency = packager.config().low_latency.then(|| LowLatency {
         part_target: packager.config().part_target(),
     });
     let mut out = Manifests::default();
-    for (view, other) in [
-        (video.as_ref(), audio.as_ref()),
-        (audio.as_ref(), video.as_ref()),
-    ] {
-        let Some(view) = view else { continue };
-        let name = FileName::MediaPlaylist(view.kind);
-        let mut playlist = media_playlist(view, target, ended, low_latency, other);
+    for view in &views {
+        let others: Vec<_> = views.iter().filter(|o| o.id != view.id).collect();
+        let name = FileName::MediaPlaylist(view.id);
+        let mut playlist = media_playlist(view, target, ended, low_latency, &others);
         let position = low_latency.map(|_| Position {
             last_segment: view.segments.last().map(|s| s.number),
             open_segment: view.media_sequence + view.segments.len() as u64,
@@ -119,7 +113,7 @@ pub fn render(
                 continue;
             }
         };
-        let delta_name = FileName::DeltaPlaylist(view.kind);
+        let delta_name = FileName::DeltaPlaylist(view.id);
         let skippable = playlist.max_skippable_segments();
         let mut delta = None;
         let mut stale_delta = None;
@@ -140,14 +134,13 @@ pub fn render(
             position,
         });
     }
-    match write_multivariant(&multivariant(video.as_ref(), audio.as_ref())) {
+    match write_multivariant(&multivariant(&views)) {
         Ok(text) => out.multivariant = Some(text),
         Err(e) => out.errors.push((FileName::Multivariant, e.to_string())),
     }
     if with_mpd {
         let state = LiveState {
-            video: video.as_ref(),
-            audio: audio.as_ref(),
+            tracks: &views,
             clock: packager.clock(),
             target_duration: target,
             longest_segment: packager.longest_segment(),

@@ -16,6 +16,7 @@
 //! video/{inst}/init-v{n}.mp4         init segment, version n of the track's configuration
 //! video/{inst}/seg-{msn}.m4s         media segment
 //! video/{inst}/part-{msn}.{i}.m4s    part i of segment msn (LL-HLS part, LL-DASH chunk)
+//! video2.m3u8, video2/{inst}/…       the same for track 2 of its kind ([`TrackId`])
 //! ```
 
 use std::fmt;
@@ -84,6 +85,53 @@ impl fmt::Display for InstanceId {
     }
 }
 
+/// One track of a stream: its kind and its number among the tracks of that
+/// kind (the E-RTMP track id; 0 for a single-track publish). Track 0 of a
+/// kind is named `video` / `audio`, track `n` `video{n}` / `audio{n}`, so a
+/// stream with one track of each kind keeps the names it always had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackId {
+    pub kind: TrackKind,
+    pub index: u8,
+}
+
+impl TrackId {
+    pub const VIDEO: TrackId = TrackId::new(TrackKind::Video, 0);
+    pub const AUDIO: TrackId = TrackId::new(TrackKind::Audio, 0);
+
+    pub const fn new(kind: TrackKind, index: u8) -> Self {
+        TrackId { kind, index }
+    }
+
+    /// Parses the canonical name (`video`, `audio3`; never `video0`).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (kind, rest) = if let Some(rest) = s.strip_prefix("video") {
+            (TrackKind::Video, rest)
+        } else {
+            (TrackKind::Audio, s.strip_prefix("audio")?)
+        };
+        let index = if rest.is_empty() {
+            0
+        } else {
+            number::<u8>(rest).filter(|n| *n > 0)?
+        };
+        Some(TrackId::new(kind, index))
+    }
+}
+
+impl fmt::Display for TrackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+        };
+        match self.index {
+            0 => f.write_str(kind),
+            n => write!(f, "{kind}{n}"),
+        }
+    }
+}
+
 /// A file of one stream, relative to its directory (`/APP/KEY/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FileName {
@@ -91,24 +139,24 @@ pub enum FileName {
     Multivariant,
     /// `index.mpd`.
     Mpd,
-    /// `video.m3u8` / `audio.m3u8`.
-    MediaPlaylist(TrackKind),
+    /// `video.m3u8` / `audio.m3u8` / `video2.m3u8`.
+    MediaPlaylist(TrackId),
     /// The `_HLS_skip` delta form of a media playlist (LLHLS-09). Requested
     /// at the media playlist's URI with a query, so it formats as that URI
     /// and [`parse`](Self::parse) never returns it.
-    DeltaPlaylist(TrackKind),
+    DeltaPlaylist(TrackId),
     Init {
-        track: TrackKind,
+        track: TrackId,
         instance: InstanceId,
         version: u32,
     },
     Segment {
-        track: TrackKind,
+        track: TrackId,
         instance: InstanceId,
         number: u64,
     },
     Part {
-        track: TrackKind,
+        track: TrackId,
         instance: InstanceId,
         segment: u64,
         index: u32,
@@ -123,16 +171,13 @@ impl FileName {
         match path {
             "index.m3u8" => return Some(FileName::Multivariant),
             "index.mpd" => return Some(FileName::Mpd),
-            "video.m3u8" => return Some(FileName::MediaPlaylist(TrackKind::Video)),
-            "audio.m3u8" => return Some(FileName::MediaPlaylist(TrackKind::Audio)),
             _ => {}
         }
+        if let Some(track) = path.strip_suffix(".m3u8").and_then(TrackId::parse) {
+            return Some(FileName::MediaPlaylist(track));
+        }
         let (dir, rest) = path.split_once('/')?;
-        let track = match dir {
-            "video" => TrackKind::Video,
-            "audio" => TrackKind::Audio,
-            _ => return None,
-        };
+        let track = TrackId::parse(dir)?;
         let (instance, file) = rest.split_once('/')?;
         let instance = InstanceId::parse(instance)?;
         if let Some(v) = file
@@ -168,7 +213,7 @@ impl FileName {
     }
 
     /// The track a media file or media playlist belongs to.
-    pub fn track(&self) -> Option<TrackKind> {
+    pub fn track(&self) -> Option<TrackId> {
         match *self {
             FileName::Multivariant | FileName::Mpd => None,
             FileName::MediaPlaylist(t) | FileName::DeltaPlaylist(t) => Some(t),
@@ -201,7 +246,7 @@ impl FileName {
                 "application/vnd.apple.mpegurl"
             }
             FileName::Mpd => "application/dash+xml",
-            _ => match self.track() {
+            _ => match self.track().map(|t| t.kind) {
                 Some(TrackKind::Audio) => "audio/mp4",
                 _ => "video/mp4",
             },
@@ -210,8 +255,8 @@ impl FileName {
 
     /// The DASH `SegmentTemplate@media` whose `$Number$` expands to the
     /// instance's segments of `track` (DASH-MPD-05).
-    pub fn segment_template(track: TrackKind, instance: InstanceId) -> String {
-        format!("{}/{instance}/seg-$Number$.m4s", track_dir(track))
+    pub fn segment_template(track: TrackId, instance: InstanceId) -> String {
+        format!("{track}/{instance}/seg-$Number$.m4s")
     }
 }
 
@@ -221,36 +266,25 @@ impl fmt::Display for FileName {
             FileName::Multivariant => f.write_str("index.m3u8"),
             FileName::Mpd => f.write_str("index.mpd"),
             FileName::MediaPlaylist(t) | FileName::DeltaPlaylist(t) => {
-                write!(f, "{}.m3u8", track_dir(t))
+                write!(f, "{t}.m3u8")
             }
             FileName::Init {
                 track,
                 instance,
                 version,
-            } => write!(f, "{}/{instance}/init-v{version}.mp4", track_dir(track)),
+            } => write!(f, "{track}/{instance}/init-v{version}.mp4"),
             FileName::Segment {
                 track,
                 instance,
                 number,
-            } => write!(f, "{}/{instance}/seg-{number}.m4s", track_dir(track)),
+            } => write!(f, "{track}/{instance}/seg-{number}.m4s"),
             FileName::Part {
                 track,
                 instance,
                 segment,
                 index,
-            } => write!(
-                f,
-                "{}/{instance}/part-{segment}.{index}.m4s",
-                track_dir(track)
-            ),
+            } => write!(f, "{track}/{instance}/part-{segment}.{index}.m4s"),
         }
-    }
-}
-
-fn track_dir(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video",
-        TrackKind::Audio => "audio",
     }
 }
 
@@ -271,8 +305,8 @@ mod tests {
 
     #[test]
     fn formats_the_documented_names() {
-        let v = TrackKind::Video;
-        let a = TrackKind::Audio;
+        let v = TrackId::VIDEO;
+        let a = TrackId::AUDIO;
         assert_eq!(INST.to_string(), "mx2k118b");
         let cases = [
             (FileName::Multivariant, "index.m3u8"),
@@ -314,6 +348,17 @@ mod tests {
             "video/mx2k118b/seg-$Number$.m4s"
         );
         assert_eq!(FileName::DeltaPlaylist(v).to_string(), "video.m3u8");
+        let v2 = TrackId::new(TrackKind::Video, 2);
+        assert_eq!(FileName::MediaPlaylist(v2).to_string(), "video2.m3u8");
+        assert_eq!(
+            FileName::parse("audio3/mx2k118b/part-4.1.m4s"),
+            Some(FileName::Part {
+                track: TrackId::new(TrackKind::Audio, 3),
+                instance: INST,
+                segment: 4,
+                index: 1,
+            })
+        );
     }
 
     /// Only the canonical spelling names a file: one file, one URI.
@@ -336,6 +381,10 @@ mod tests {
             "video/mx2k118b/seg-99999999999999999999999.m4s",
             "video/zzzzzzzzzzzzzz/seg-1.m4s",
             "../video.m3u8",
+            "video0.m3u8",
+            "video01/mx2k118b/seg-1.m4s",
+            "video256.m3u8",
+            "videos.m3u8",
         ] {
             assert_eq!(FileName::parse(bad), None, "{bad:?}");
         }
@@ -348,18 +397,26 @@ mod tests {
             instance: INST,
             number: 0,
         };
-        assert_eq!(seg(TrackKind::Video).content_type(), "video/mp4");
-        assert_eq!(seg(TrackKind::Audio).content_type(), "audio/mp4");
+        assert_eq!(seg(TrackId::VIDEO).content_type(), "video/mp4");
+        assert_eq!(seg(TrackId::AUDIO).content_type(), "audio/mp4");
+        assert_eq!(
+            seg(TrackId::new(TrackKind::Audio, 1)).content_type(),
+            "audio/mp4"
+        );
         assert_eq!(FileName::Mpd.content_type(), "application/dash+xml");
         assert_eq!(
-            FileName::MediaPlaylist(TrackKind::Audio).content_type(),
+            FileName::MediaPlaylist(TrackId::AUDIO).content_type(),
             "application/vnd.apple.mpegurl"
         );
-        assert!(FileName::Mpd.is_manifest() && !seg(TrackKind::Video).is_manifest());
+        assert!(FileName::Mpd.is_manifest() && !seg(TrackId::VIDEO).is_manifest());
     }
 
     fn any_name() -> impl Strategy<Value = FileName> {
-        let track = prop_oneof![Just(TrackKind::Video), Just(TrackKind::Audio)];
+        let track = (
+            prop_oneof![Just(TrackKind::Video), Just(TrackKind::Audio)],
+            any::<u8>(),
+        )
+            .prop_map(|(kind, index)| TrackId::new(kind, index));
         let inst = any::<u64>().prop_map(InstanceId::from_millis);
         prop_oneof![
             Just(FileName::Multivariant),

@@ -50,13 +50,14 @@ fn last_part(view: &TrackView) -> Option<(u64, Option<u64>)> {
 }
 
 /// The media playlist of one track; with `low_latency`, its parts, the
-/// server controls, a preload hint and a report on `other` (LLHLS-01…05).
+/// server controls, a preload hint and a report on every `other` rendition
+/// (LLHLS-01…05).
 pub fn media_playlist(
     view: &TrackView,
     target_duration: u32,
     ended: bool,
     low_latency: Option<LowLatency>,
-    other: Option<&TrackView>,
+    others: &[&TrackView],
 ) -> MediaPlaylist {
     let mut playlist = plain_media_playlist(view, target_duration, ended);
     let Some(ll) = low_latency else {
@@ -118,7 +119,7 @@ pub fn media_playlist(
         playlist.preload_hints.push(PreloadHint {
             kind: PreloadHintKind::Part,
             uri: FileName::Part {
-                track: view.kind,
+                track: view.id,
                 instance: view.instance,
                 segment: number,
                 index: u32::try_from(next_index).unwrap_or(u32::MAX),
@@ -126,10 +127,10 @@ pub fn media_playlist(
             .to_string(),
         });
     }
-    if let Some((last_msn, last_part)) = other.and_then(last_part) {
-        if let Some(o) = other {
+    for other in others {
+        if let Some((last_msn, last_part)) = last_part(other) {
             playlist.rendition_reports.push(RenditionReport {
-                uri: FileName::MediaPlaylist(o.kind).to_string(),
+                uri: FileName::MediaPlaylist(other.id).to_string(),
                 last_msn,
                 last_part,
             });
@@ -173,32 +174,42 @@ fn plain_media_playlist(view: &TrackView, target_duration: u32, ended: bool) -> 
     }
 }
 
-/// The multivariant playlist: one variant, audio as a rendition (HLS-MV-01…03).
-pub fn multivariant(video: Option<&TrackView>, audio: Option<&TrackView>) -> Multivariant {
+/// The multivariant playlist: one variant per video track, every audio
+/// track a rendition of one group (HLS-MV-01…03).
+pub fn multivariant(views: &[TrackView]) -> Multivariant {
+    let of = |kind| views.iter().filter(move |v| v.id.kind == kind);
     Multivariant {
-        video: video.map(|v| {
-            let p = v.video.clone();
-            VideoVariant {
-                uri: FileName::MediaPlaylist(TrackKind::Video).to_string(),
-                codecs: v.codec.clone(),
-                width: p.as_ref().map_or(0, |p| p.width),
-                height: p.as_ref().map_or(0, |p| p.height),
-                frame_rate: p.and_then(|p| p.frame_rate),
-                bandwidth: v.peak_bitrate.max(1),
-                average_bandwidth: (v.average_bitrate > 0).then_some(v.average_bitrate),
-            }
-        }),
-        audio: audio.map(|a| AudioRendition {
-            uri: FileName::MediaPlaylist(TrackKind::Audio).to_string(),
-            codecs: a.codec.clone(),
-            channels: a.audio.as_ref().map_or(2, |p| p.channels),
-            sample_rate: a.audio.as_ref().map(|p| p.sample_rate),
-            bandwidth: a.peak_bitrate.max(1),
-            average_bandwidth: (a.average_bitrate > 0).then_some(a.average_bitrate),
-            group_id: "audio".to_owned(),
-            name: "Audio".to_owned(),
-            language: None,
-        }),
+        video: of(TrackKind::Video)
+            .map(|v| {
+                let p = v.video.clone();
+                VideoVariant {
+                    uri: FileName::MediaPlaylist(v.id).to_string(),
+                    codecs: v.codec.clone(),
+                    width: p.as_ref().map_or(0, |p| p.width),
+                    height: p.as_ref().map_or(0, |p| p.height),
+                    frame_rate: p.and_then(|p| p.frame_rate),
+                    bandwidth: v.peak_bitrate.max(1),
+                    average_bandwidth: (v.average_bitrate > 0).then_some(v.average_bitrate),
+                }
+            })
+            .collect(),
+        audio: of(TrackKind::Audio)
+            .map(|a| AudioRendition {
+                uri: FileName::MediaPlaylist(a.id).to_string(),
+                codecs: a.codec.clone(),
+                channels: a.audio.as_ref().map_or(2, |p| p.channels),
+                sample_rate: a.audio.as_ref().map(|p| p.sample_rate),
+                bandwidth: a.peak_bitrate.max(1),
+                average_bandwidth: (a.average_bitrate > 0).then_some(a.average_bitrate),
+                group_id: "audio".to_owned(),
+                // NAME is unique within the group (rfc8216bis §4.4.6.1).
+                name: match a.id.index {
+                    0 => "Audio".to_owned(),
+                    n => format!("Audio {n}"),
+                },
+                language: None,
+            })
+            .collect(),
         independent_segments: true,
     }
 }

@@ -37,8 +37,6 @@ pub struct Sample {
 /// A CMAF chunk: consecutive samples of one segment (an LL-HLS part).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk {
-    /// Segment number within the track, from 0, never reset.
-    pub segment: u64,
     /// Index of the chunk within its segment.
     pub index: u32,
     /// Decode time of the first sample (the fragment's tfdt).
@@ -58,6 +56,23 @@ impl Chunk {
     }
 }
 
+/// A frame handed to [`TrackSegmenter::push`], on the publisher's
+/// millisecond clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameIn {
+    pub dts_ms: i64,
+    pub pts_ms: i64,
+    /// A sync sample: a video key frame; every audio frame.
+    pub sync: bool,
+    pub data: Bytes,
+    /// Starts a new segment (must be a sync sample for video).
+    pub cut: bool,
+    /// The timeline breaks here (reconnect, jump, new configuration): the
+    /// decode time follows the timestamp again, and a segment cut here is
+    /// marked as following a discontinuity.
+    pub discontinuity: bool,
+}
+
 /// What [`TrackSegmenter::push`] and [`TrackSegmenter::flush`] produce.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -65,7 +80,6 @@ pub enum Output {
     Chunk(Chunk),
     /// The segment is complete: its chunks were all emitted before.
     SegmentEnd {
-        segment: u64,
         base_decode_time: u64,
         duration: u64,
         /// The segment follows a discontinuity (reconnect, new configuration).
@@ -185,8 +199,6 @@ pub struct TrackSegmenter {
     /// Samples of the chunk being built.
     chunk: Vec<Sample>,
     chunk_index: u32,
-    /// Number of the open segment (or of the next one while none is open).
-    segment: u64,
     /// Decode time where the open segment starts.
     segment_start: Option<u64>,
     segment_discontinuity: bool,
@@ -209,7 +221,6 @@ impl TrackSegmenter {
             pending: None,
             chunk: Vec::new(),
             chunk_index: 0,
-            segment: 0,
             segment_start: None,
             segment_discontinuity: false,
             segment_period: 0,
@@ -247,15 +258,15 @@ impl TrackSegmenter {
     /// Add a frame. `cut` starts a new segment at this frame (it must be a
     /// sync sample for video); `discontinuity` marks that segment as following
     /// a timeline or configuration break.
-    pub fn push(
-        &mut self,
-        dts_ms: i64,
-        pts_ms: i64,
-        is_sync: bool,
-        data: Bytes,
-        cut: bool,
-        discontinuity: bool,
-    ) {
+    pub fn push(&mut self, frame: FrameIn) {
+        let FrameIn {
+            dts_ms,
+            pts_ms,
+            sync: is_sync,
+            data,
+            cut,
+            discontinuity,
+        } = frame;
         let decode_time = self.decode_time_for(dts_ms, discontinuity);
         let offset_ticks = (pts_ms.saturating_sub(dts_ms) as i128 * i128::from(self.timescale)
             / 1000)
@@ -375,7 +386,6 @@ impl TrackSegmenter {
         let base = samples.first().map(|s| s.decode_time).unwrap_or_default();
         let independent = samples.first().is_some_and(|s| s.is_sync);
         self.out.push_back(Output::Chunk(Chunk {
-            segment: self.segment,
             index: self.chunk_index,
             base_decode_time: base,
             samples,
@@ -390,13 +400,11 @@ impl TrackSegmenter {
         self.close_chunk();
         if let Some(start) = self.segment_start.take() {
             self.out.push_back(Output::SegmentEnd {
-                segment: self.segment,
                 base_decode_time: start,
                 duration: self.committed_end.saturating_sub(start),
                 discontinuity: self.segment_discontinuity,
                 period: self.segment_period,
             });
-            self.segment += 1;
         }
     }
 }
@@ -446,13 +454,14 @@ mod tests {
         out.iter()
             .filter_map(|o| match o {
                 Output::SegmentEnd {
-                    segment,
                     base_decode_time,
                     duration,
                     ..
-                } => Some((*segment, *base_decode_time, *duration)),
+                } => Some((*base_decode_time, *duration)),
                 _ => None,
             })
+            .enumerate()
+            .map(|(i, (t, d))| (i as u64, t, d))
             .collect()
     }
 
@@ -476,14 +485,14 @@ mod tests {
             if cut {
                 seg_start = Some(dts);
             }
-            s.push(
-                dts,
-                dts + 67,
-                key,
-                Bytes::from(vec![n as u8; 10]),
+            s.push(FrameIn {
+                dts_ms: dts,
+                pts_ms: dts + 67,
+                sync: key,
+                data: Bytes::from(vec![n as u8; 10]),
                 cut,
-                false,
-            );
+                discontinuity: false,
+            });
         }
         s.flush(3000);
         drain(&mut s)
@@ -495,10 +504,10 @@ mod tests {
             assert_eq!(
                 w[1].base_decode_time,
                 w[0].base_decode_time + w[0].duration(),
-                "gap between chunk {:?}/{} and {:?}/{}",
-                w[0].segment,
+                "gap between chunk {} ({}) and {} ({})",
+                w[0].base_decode_time,
                 w[0].index,
-                w[1].segment,
+                w[1].base_decode_time,
                 w[1].index
             );
         }
@@ -545,7 +554,14 @@ mod tests {
             if cut {
                 start = Some(dts);
             }
-            s.push(dts, dts, key, Bytes::from_static(&[0]), cut, false);
+            s.push(FrameIn {
+                dts_ms: dts,
+                pts_ms: dts,
+                sync: key,
+                data: Bytes::from_static(&[0]),
+                cut,
+                discontinuity: false,
+            });
         }
         s.flush(3003);
         let out = drain(&mut s);
@@ -571,8 +587,12 @@ mod tests {
         // Parts of a full segment add up to the segment.
         let per_segment: u64 = cs
             .iter()
-            .filter(|c| c.segment == 1)
-            .map(|c| c.duration())
+            .scan(0, |segment, c| {
+                *segment += u32::from(c.index == 0);
+                Some((*segment, c))
+            })
+            .filter(|(segment, _)| *segment == 2)
+            .map(|(_, c)| c.duration())
             .sum();
         assert_eq!(per_segment, 180_000);
     }
@@ -590,7 +610,14 @@ mod tests {
         let mut s = TrackSegmenter::new(timescale, timing, grid);
         for n in 0..frames {
             let t = frame_ms(n);
-            s.push(t, t, cut(n), Bytes::from_static(&[0]), cut(n), false);
+            s.push(FrameIn {
+                dts_ms: t,
+                pts_ms: t,
+                sync: cut(n),
+                data: Bytes::from_static(&[0]),
+                cut: cut(n),
+                discontinuity: false,
+            });
         }
         s.flush(1024);
         let out = drain(&mut s);
@@ -737,7 +764,14 @@ mod tests {
             if cut {
                 start = Some(dts);
             }
-            s.push(dts, dts, true, Bytes::from_static(&[1, 2]), cut, false);
+            s.push(FrameIn {
+                dts_ms: dts,
+                pts_ms: dts,
+                sync: true,
+                data: Bytes::from_static(&[1, 2]),
+                cut,
+                discontinuity: false,
+            });
         }
         s.flush(1024);
         let out = drain(&mut s);
@@ -761,18 +795,32 @@ mod tests {
             PartGrid::exact(48_000),
         );
         for n in 0..10i64 {
-            s.push(
-                n * 21,
-                n * 21,
-                true,
-                Bytes::from_static(&[1]),
-                n == 0,
-                false,
-            );
+            s.push(FrameIn {
+                dts_ms: n * 21,
+                pts_ms: n * 21,
+                sync: true,
+                data: Bytes::from_static(&[1]),
+                cut: n == 0,
+                discontinuity: false,
+            });
         }
         // One second of silence from the publisher.
-        s.push(1210, 1210, true, Bytes::from_static(&[1]), false, false);
-        s.push(1231, 1231, true, Bytes::from_static(&[1]), false, false);
+        s.push(FrameIn {
+            dts_ms: 1210,
+            pts_ms: 1210,
+            sync: true,
+            data: Bytes::from_static(&[1]),
+            cut: false,
+            discontinuity: false,
+        });
+        s.push(FrameIn {
+            dts_ms: 1231,
+            pts_ms: 1231,
+            sync: true,
+            data: Bytes::from_static(&[1]),
+            cut: false,
+            discontinuity: false,
+        });
         s.flush(1024);
         let out = drain(&mut s);
         let samples: Vec<&Sample> = chunks(&out).into_iter().flat_map(|c| &c.samples).collect();
@@ -786,8 +834,22 @@ mod tests {
     #[test]
     fn negative_composition_offsets_are_kept_mp4_seg_08() {
         let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, PartGrid::exact(90_000));
-        s.push(100, 80, true, Bytes::from_static(&[1]), true, false);
-        s.push(133, 133, false, Bytes::from_static(&[1]), false, false);
+        s.push(FrameIn {
+            dts_ms: 100,
+            pts_ms: 80,
+            sync: true,
+            data: Bytes::from_static(&[1]),
+            cut: true,
+            discontinuity: false,
+        });
+        s.push(FrameIn {
+            dts_ms: 133,
+            pts_ms: 133,
+            sync: false,
+            data: Bytes::from_static(&[1]),
+            cut: false,
+            discontinuity: false,
+        });
         s.flush(3000);
         let out = drain(&mut s);
         assert_eq!(chunks(&out)[0].samples[0].composition_offset, -20 * 90);
@@ -796,9 +858,30 @@ mod tests {
     #[test]
     fn discontinuity_is_reported_on_the_segment_that_follows_it() {
         let mut s = TrackSegmenter::new(VIDEO_TS, Timing::FromTimestamps, PartGrid::exact(90_000));
-        s.push(0, 0, true, Bytes::from_static(&[1]), true, false);
-        s.push(33, 33, false, Bytes::from_static(&[1]), false, false);
-        s.push(67, 67, true, Bytes::from_static(&[1]), true, true);
+        s.push(FrameIn {
+            dts_ms: 0,
+            pts_ms: 0,
+            sync: true,
+            data: Bytes::from_static(&[1]),
+            cut: true,
+            discontinuity: false,
+        });
+        s.push(FrameIn {
+            dts_ms: 33,
+            pts_ms: 33,
+            sync: false,
+            data: Bytes::from_static(&[1]),
+            cut: false,
+            discontinuity: false,
+        });
+        s.push(FrameIn {
+            dts_ms: 67,
+            pts_ms: 67,
+            sync: true,
+            data: Bytes::from_static(&[1]),
+            cut: true,
+            discontinuity: true,
+        });
         s.flush(3000);
         let out = drain(&mut s);
         let flags: Vec<bool> = out
@@ -831,7 +914,7 @@ mod tests {
                 let key = *key || i == 0;
                 let cut = policy.cut_video(start, dts, key);
                 if cut { start = Some(dts); }
-                s.push(dts, dts + cto, key, Bytes::from_static(&[0]), cut, false);
+                s.push(FrameIn { dts_ms: dts, pts_ms: dts + cto, sync: key, data: Bytes::from_static(&[0]), cut, discontinuity: false });
             }
             s.flush(3000);
             let out = drain(&mut s);

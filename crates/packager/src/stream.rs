@@ -5,17 +5,22 @@
 //! segments (PROGRAM-DATE-TIME) and to keep the DASH Periods anchored to the
 //! wall clock ([`PeriodClock`]); no clock is read here.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
 
-use crate::boxes::{self, BoxError, FragmentSpec, SampleInfo};
+use crate::boxes;
 use crate::clock::{MediaTime, PeriodClock, Verdict};
 use crate::filler::silent_aac_frame;
-use crate::names::{FileName, InstanceId};
-use crate::segmenter::{Chunk, CutPolicy, Output, PartGrid, Timing, TrackSegmenter};
+use crate::names::{FileName, InstanceId, TrackId};
+use crate::segmenter::{CutPolicy, FrameIn, Output, PartGrid, Timing, TrackSegmenter};
+use crate::track::{Carried, MediaParams, Track, TrackConfig};
+pub use crate::view::{
+    segment_bitrate, snap_frame_rate, AudioParams, OpenSegment, PackagerError, PartInfo,
+    SegmentInfo, TrackView, VideoParams,
+};
 
 /// Packaging settings.
 #[derive(Clone, Debug)]
@@ -63,179 +68,32 @@ impl Default for PackagerConfig {
     }
 }
 
-/// A finished media segment of one track.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SegmentInfo {
-    /// Media sequence number, per track, never reset (HLS-LIVE-08).
-    pub number: u64,
-    /// Its file, e.g. `video/mx2k118b/seg-12.m4s`.
-    pub name: FileName,
-    /// The init segment it needs.
-    pub init: FileName,
-    pub base_decode_time: u64,
-    /// Duration in track ticks.
-    pub duration: u64,
-    pub timescale: u32,
-    /// First segment after a reconnect, a timeline jump or a new configuration.
-    pub discontinuity: bool,
-    pub program_date_time: SystemTime,
-    pub size: usize,
-    /// DASH Period: starts again after a discontinuity or a drift re-anchor,
-    /// at the same cut on every track.
-    pub period: u64,
-    /// The segment's parts (its CMAF chunks), in order (LL-HLS).
-    pub parts: Vec<PartInfo>,
-}
-
-/// One CMAF chunk of a segment, published on its own as an LL-HLS part.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartInfo {
-    /// Media sequence number of the segment it belongs to.
-    pub segment: u64,
-    /// Index within the segment, from 0.
-    pub index: u32,
-    /// Its file, e.g. `video/mx2k118b/part-12.3.m4s`.
-    pub name: FileName,
-    /// Ticks.
-    pub duration: u64,
-    pub timescale: u32,
-    /// Starts with a key frame (INDEPENDENT=YES).
-    pub independent: bool,
-}
-
-/// The segment being built: the parts made so far (LL-HLS).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenSegment {
-    pub number: u64,
-    /// Decode time of its first sample, in `timescale` ticks.
-    pub base_decode_time: u64,
-    pub timescale: u32,
-    /// DASH Period it belongs to.
-    pub period: u64,
-    pub init: FileName,
-    pub discontinuity: bool,
-    pub program_date_time: SystemTime,
-    pub parts: Vec<PartInfo>,
-}
-
-impl SegmentInfo {
-    pub fn duration_secs(&self) -> f64 {
-        self.duration as f64 / f64::from(self.timescale.max(1))
-    }
-}
-
 /// What the host must act on: store the bytes under the URI, refresh playlists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PackagerEvent {
     Init {
-        track: TrackKind,
+        track: TrackId,
         name: FileName,
         bytes: Bytes,
     },
     Segment {
-        track: TrackKind,
+        track: TrackId,
         info: SegmentInfo,
         bytes: Bytes,
     },
     /// A part (CMAF chunk) of the segment in progress is complete.
     Part {
-        track: TrackKind,
+        track: TrackId,
         info: PartInfo,
         bytes: Bytes,
     },
     /// The segment left the live window (keep it and its parts fetchable
     /// for their availability time).
     Removed {
-        track: TrackKind,
+        track: TrackId,
         name: FileName,
         parts: Vec<FileName>,
     },
-}
-
-/// Per-track live state exposed to playlist writers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrackView {
-    pub kind: TrackKind,
-    pub codec: String,
-    /// The stream instance whose files these are.
-    pub instance: InstanceId,
-    /// The current init segment.
-    pub init: FileName,
-    pub segments: Vec<SegmentInfo>,
-    /// Number of the first listed segment (EXT-X-MEDIA-SEQUENCE).
-    pub media_sequence: u64,
-    /// Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE).
-    pub discontinuity_sequence: u64,
-    /// The segment in progress, once it has a part.
-    pub open: Option<OpenSegment>,
-    /// Peak and average bits per second over the segments made so far.
-    pub peak_bitrate: u64,
-    pub average_bitrate: u64,
-    pub video: Option<VideoParams>,
-    pub audio: Option<AudioParams>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct VideoParams {
-    pub width: u32,
-    pub height: u32,
-    pub frame_rate: Option<f64>,
-    /// Sample aspect ratio from the SPS, when it says.
-    pub sar: Option<(u16, u16)>,
-}
-
-impl Eq for VideoParams {}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AudioParams {
-    pub sample_rate: u32,
-    pub channels: u8,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PackagerError {
-    #[error("writing boxes: {0}")]
-    Box(#[from] BoxError),
-}
-
-struct Track {
-    kind: TrackKind,
-    instance: InstanceId,
-    track_id: u32,
-    timescale: u32,
-    /// Ticks of one frame, used to close the last sample at a flush.
-    default_duration: u32,
-    seg: TrackSegmenter,
-    codec: String,
-    init_version: u32,
-    init: FileName,
-    record: Bytes,
-    video: Option<VideoParams>,
-    audio: Option<AudioParams>,
-    /// Fragments of the open segment.
-    open: BytesMut,
-    open_first_dts: Option<u64>,
-    /// Parts of the open segment, its discontinuity and PDT.
-    open_parts: Vec<PartInfo>,
-    open_discontinuity: bool,
-    open_pdt: SystemTime,
-    open_base: u64,
-    open_period: u64,
-    next_number: u64,
-    fragment_sequence: u32,
-    window: VecDeque<SegmentInfo>,
-    discontinuity_sequence: u64,
-    pending_discontinuity: bool,
-    peak_bitrate: u64,
-    total_bytes: u64,
-    total_ticks: u64,
-    /// Video: the last key frame, repeated to fill a publisher's absence;
-    /// audio: a silent frame, for the same ([`crate::filler`]).
-    filler: Option<Bytes>,
-    /// Video: DTS steps for a frame-rate estimate (pitfall 41).
-    step_sum_ms: i64,
-    steps: u64,
-    last_dts_ms: Option<i64>,
 }
 
 /// Where a stream instance starts: the id in its file names and the
@@ -262,45 +120,90 @@ impl InstanceStart {
     }
 }
 
-/// Packages one stream. Feed it the demuxer's events in order.
-pub struct StreamPackager {
-    config: PackagerConfig,
-    start: InstanceStart,
-    video: Option<Track>,
-    audio: Option<Track>,
-    policy: CutPolicy,
-    video_segment_start_ms: Option<i64>,
-    audio_segment_start_ms: Option<i64>,
-    /// Video cut points not yet applied to audio: ms and the Period of the
-    /// video segment starting there (audio follows video's Periods).
-    audio_cuts: VecDeque<(i64, u64)>,
-    /// DASH Period of the reference track's open segment (video, else audio).
+/// A track and how it cuts.
+struct Lane {
+    track: Track,
+    cuts: LaneCuts,
+}
+
+/// Where a track stands in the stream's segmentation.
+#[derive(Default)]
+struct LaneCuts {
+    /// Media time (ms) where its open segment started.
+    segment_start_ms: Option<i64>,
+    /// Reference cuts not yet applied here: media ms and the Period of the
+    /// reference segment starting there.
+    pending: VecDeque<(i64, u64)>,
+    /// The Period of the segment this track is building, when it follows
+    /// the reference's cuts.
     period: u64,
-    /// The audio segment being built, when it follows video's cuts.
-    audio_period: u64,
+    /// Video: its first key frame came (earlier frames are undecodable,
+    /// pitfall 24).
+    started: bool,
+    /// A frame dropped before the reference's first key frame carried a
+    /// discontinuity: the next frame kept takes it.
+    carried_discontinuity: bool,
+}
+
+/// What the stream is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Live,
+    /// The publisher left and its media is all published; a new one may
+    /// come back ([`StreamPackager::reconnect`]).
+    Waiting,
+    Ended,
+}
+
+/// DASH Periods: the wall-clock anchors and the number of the current one.
+struct Periods {
+    clock: PeriodClock,
+    /// Period of the reference track's open segment.
+    current: u64,
     /// A segment was cut already (the first cut never opens a new Period).
     cut_once: bool,
-    /// The drift guard asked for a new Period at the next cut.
+    /// The drift guard (or the host) asked for a new Period at the next cut.
     split_pending: bool,
-    clock: PeriodClock,
-    /// The latest `now` seen, for segments closed by `end`.
-    now: SystemTime,
-    /// Wall clock ↔ media time anchors for PROGRAM-DATE-TIME, newest last:
-    /// (wall clock, media ms it maps). A reconnect adds one; segments made
-    /// before it keep the mapping of their own publisher.
-    anchors: Vec<(SystemTime, i64)>,
+}
+
+/// Wall clock ↔ media time anchors for PROGRAM-DATE-TIME, newest last:
+/// (wall clock, media ms it maps). A reconnect adds one; segments made
+/// before it keep the mapping of their own publisher.
+#[derive(Default)]
+struct Anchors {
+    list: Vec<(SystemTime, i64)>,
     /// A new anchor is taken at the next frame (start, or after a reconnect).
-    reanchor: bool,
-    /// Video has produced its first key frame: earlier audio is dropped so
-    /// both tracks start together (pitfall 24).
-    video_started: bool,
-    /// Audio that arrived before the first video key frame, replayed from the
-    /// key frame's time once it comes (interleaving puts audio first).
-    held_audio: VecDeque<Frame>,
-    events: VecDeque<PackagerEvent>,
-    /// The publisher left and its media is all published; a new one may
-    /// come back ([`reconnect`](StreamPackager::reconnect)).
-    waiting: bool,
+    pending: bool,
+}
+
+impl Anchors {
+    fn take(&mut self, now: SystemTime, dts_ms: i64) {
+        if std::mem::take(&mut self.pending) {
+            self.list.push((now, dts_ms));
+            // Only segments still in a window can need an old anchor.
+            if self.list.len() > 16 {
+                self.list.remove(0);
+            }
+        }
+    }
+
+    /// PROGRAM-DATE-TIME of media time `start_ms`: the newest anchor at or
+    /// before it.
+    fn program_date_time(&self, start_ms: i64) -> SystemTime {
+        self.list
+            .iter()
+            .rev()
+            .find(|(_, media)| *media <= start_ms)
+            .or(self.list.first())
+            .map_or(SystemTime::UNIX_EPOCH, |(wall, media)| {
+                offset_time(*wall, start_ms - media)
+            })
+    }
+}
+
+/// The time the publisher was away, filled ([`crate::filler`]).
+#[derive(Default)]
+struct Gap {
     /// Added to every incoming timestamp: the filled gaps so far, so that
     /// media time keeps pace with the wall clock across them.
     offset_ms: i64,
@@ -308,19 +211,68 @@ pub struct StreamPackager {
     fill_to_ms: Option<i64>,
     /// Filler frames are being packaged (not the publisher's media).
     filling: bool,
-    /// An audio frame dropped before the video's first key frame carried a
-    /// discontinuity: the next audio frame kept takes it.
-    audio_discontinuity: bool,
-    ended: bool,
-    /// TARGETDURATION shared by the media playlists, fixed when they are first
-    /// published (HLS-PL-02, HLS-MV-02).
-    target_duration: Option<u32>,
-    target_raised: bool,
+}
+
+/// TARGETDURATION shared by the media playlists, fixed when they are first
+/// published (HLS-PL-02, HLS-MV-02).
+#[derive(Default)]
+struct Target {
+    duration: Option<u32>,
+    raised: bool,
     longest_segment: Duration,
 }
 
-/// Audio frames held while waiting for the first video key frame (~10 s).
-const MAX_HELD_AUDIO: usize = 480;
+/// A new decoder configuration of one track, as [`StreamPackager`] sets it up.
+struct TrackSetup {
+    timescale: u32,
+    default_duration: u32,
+    timing: Timing,
+    codec: String,
+    record: Bytes,
+    init: Bytes,
+    params: MediaParams,
+}
+
+/// Packages one stream: any number of video and audio tracks, each with
+/// its own segmenter, window and init segment.
+///
+/// Feed it the demuxer's events in order ([`push`](Self::push),
+/// [`push_track`](Self::push_track)) with the wall-clock time they
+/// arrived; tell it when the publisher leaves, comes back or the stream
+/// ends. After each call, drain [`poll_event`](Self::poll_event) (files to
+/// store or retire) and read the live state ([`tracks`](Self::tracks),
+/// [`target_duration`](Self::target_duration), [`clock`](Self::clock)) to
+/// write manifests ([`crate::manifests`]). Nothing here reads a clock or
+/// does I/O.
+///
+/// Cuts: the reference track (the first video track, else the first audio
+/// track) cuts on its key frames at the target duration and opens DASH
+/// Periods. Every other video track cuts on its own key frames, at the
+/// reference's cuts where its key frames allow, and publishes whether its
+/// segments are aligned with the reference's ([`TrackView::aligned`]).
+/// Audio tracks cut at the frame nearest each reference cut.
+pub struct StreamPackager {
+    config: PackagerConfig,
+    start: InstanceStart,
+    lanes: BTreeMap<TrackId, Lane>,
+    policy: CutPolicy,
+    periods: Periods,
+    anchors: Anchors,
+    /// Frames of the other tracks that came before the reference video
+    /// track's first key frame, replayed from its time once it comes
+    /// (interleaving puts audio first): every track starts together.
+    held: VecDeque<(TrackId, Frame)>,
+    gap: Gap,
+    target: Target,
+    phase: Phase,
+    events: VecDeque<PackagerEvent>,
+    /// The latest `now` seen, for segments closed by `end`.
+    now: SystemTime,
+}
+
+/// Frames held while waiting for the reference's first key frame (~10 s
+/// of one audio track).
+const MAX_HELD: usize = 480;
 
 /// Segments a media playlist needs before it is served (HLS-LIVE-07).
 pub const MIN_SEGMENTS: usize = 2;
@@ -334,39 +286,39 @@ impl StreamPackager {
         StreamPackager {
             config,
             start,
-            video: None,
-            audio: None,
+            lanes: BTreeMap::new(),
             policy,
-            video_segment_start_ms: None,
-            audio_segment_start_ms: None,
-            audio_cuts: VecDeque::new(),
-            period: 0,
-            audio_period: 0,
-            cut_once: false,
-            split_pending: false,
-            clock: PeriodClock::new(threshold),
-            now: SystemTime::UNIX_EPOCH,
-            anchors: Vec::new(),
-            reanchor: true,
-            video_started: false,
-            held_audio: VecDeque::new(),
+            periods: Periods {
+                clock: PeriodClock::new(threshold),
+                current: 0,
+                cut_once: false,
+                split_pending: false,
+            },
+            anchors: Anchors {
+                list: Vec::new(),
+                pending: true,
+            },
+            held: VecDeque::new(),
+            gap: Gap::default(),
+            target: Target::default(),
+            phase: Phase::Live,
             events: VecDeque::new(),
-            waiting: false,
-            offset_ms: 0,
-            fill_to_ms: None,
-            filling: false,
-            audio_discontinuity: false,
-            ended: false,
-            target_duration: None,
-            target_raised: false,
-            longest_segment: Duration::ZERO,
+            now: SystemTime::UNIX_EPOCH,
         }
+    }
+
+    /// The track whose cuts the others follow: the first video track, else
+    /// the first audio track.
+    fn reference(&self) -> Option<TrackId> {
+        let mut ids = self.lanes.keys();
+        // Video orders first.
+        ids.next().copied()
     }
 
     /// Whether a GOP longer than the published TARGETDURATION forced it up
     /// (the host logs it, naming the encoder's GOP).
     pub fn target_raised(&self) -> bool {
-        self.target_raised
+        self.target.raised
     }
 
     /// The TARGETDURATION of the media playlists, once they can be served:
@@ -376,36 +328,35 @@ impl StreamPackager {
     /// Weir raises it rather than list an EXTINF above it (HLS-LIVE-06 option
     /// b, as gohlslib and Wowza do); [`target_raised`](Self::target_raised) reports that.
     pub fn target_duration(&mut self) -> Option<u32> {
-        let tracks: Vec<&Track> = [self.video.as_ref(), self.audio.as_ref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        if tracks.is_empty() {
+        if self.lanes.is_empty() {
             return None;
         }
-        let longest = tracks
-            .iter()
-            .flat_map(|t| t.window.iter())
+        let longest = self
+            .lanes
+            .values()
+            .flat_map(|l| l.track.window.segments().iter())
             .map(|s| ((s.duration_secs() + 0.5).floor()) as u32)
             .max()
             .unwrap_or(0);
-        match self.target_duration {
+        match self.target.duration {
             Some(t) if longest > t => {
-                self.target_raised = true;
-                self.target_duration = Some(longest);
+                self.target.raised = true;
+                self.target.duration = Some(longest);
             }
             Some(_) => {}
             None => {
-                let ready = tracks.iter().all(|t| {
-                    t.window.len() >= MIN_SEGMENTS || (self.ended && !t.window.is_empty())
+                let ended = self.phase == Phase::Ended;
+                let ready = self.lanes.values().all(|l| {
+                    let n = l.track.window.segments().len();
+                    n >= MIN_SEGMENTS || (ended && n > 0)
                 });
                 if ready {
                     let configured = self.config.target_duration.as_secs_f64().ceil() as u32;
-                    self.target_duration = Some(configured.max(longest).max(1));
+                    self.target.duration = Some(configured.max(longest).max(1));
                 }
             }
         }
-        self.target_duration
+        self.target.duration
     }
 
     pub fn instance(&self) -> InstanceId {
@@ -417,20 +368,16 @@ impl StreamPackager {
     /// further (the break between the instances, as if it had slid out of
     /// the window: HLS-PL-04).
     pub fn successor(&self, next: InstanceId) -> InstanceStart {
-        let tracks = || {
-            [self.video.as_ref(), self.audio.as_ref()]
-                .into_iter()
-                .flatten()
-        };
-        let media_sequence = tracks()
-            .map(|t| t.next_number)
+        let media_sequence = self
+            .lanes
+            .values()
+            .map(|l| l.track.window.next_number())
             .max()
             .unwrap_or(self.start.media_sequence);
-        let discontinuity_sequence = tracks()
-            .map(|t| {
-                t.discontinuity_sequence
-                    + t.window.iter().filter(|s| s.discontinuity).count() as u64
-            })
+        let discontinuity_sequence = self
+            .lanes
+            .values()
+            .map(|l| l.track.window.discontinuities_so_far())
             .max()
             .unwrap_or(self.start.discontinuity_sequence);
         InstanceStart {
@@ -445,7 +392,7 @@ impl StreamPackager {
     }
 
     pub fn is_ended(&self) -> bool {
-        self.ended
+        self.phase == Phase::Ended
     }
 
     pub fn config(&self) -> &PackagerConfig {
@@ -454,71 +401,55 @@ impl StreamPackager {
 
     /// The DASH presentation timeline: AST and the Periods.
     pub fn clock(&self) -> &PeriodClock {
-        &self.clock
+        &self.periods.clock
     }
 
     /// The longest segment made so far, over every track (MPD@maxSegmentDuration).
     pub fn longest_segment(&self) -> Duration {
-        self.longest_segment
+        self.target.longest_segment
     }
 
     /// Start a new DASH Period at the next cut of every track, anchored to
     /// the wall clock afresh (the drift guard does this by itself).
     pub fn split_period(&mut self) {
-        self.split_pending = true;
+        self.periods.split_pending = true;
     }
 
     /// The Period of the next reference-track cut, advancing it when that
     /// cut follows a discontinuity or a split was asked for.
     fn next_period(&mut self, discontinuity: bool) -> u64 {
+        let p = &mut self.periods;
         // A pending split is used up by this cut either way: a discontinuity
         // opens the new Period it asked for.
-        let split = std::mem::take(&mut self.split_pending);
-        if (discontinuity || split) && self.cut_once {
-            self.period += 1;
+        let split = std::mem::take(&mut p.split_pending);
+        if (discontinuity || split) && p.cut_once {
+            p.current += 1;
         }
-        self.cut_once = true;
-        self.period
+        p.cut_once = true;
+        p.current
     }
 
-    pub fn track(&self, kind: TrackKind) -> Option<TrackView> {
-        let t = match kind {
-            TrackKind::Video => self.video.as_ref(),
-            TrackKind::Audio => self.audio.as_ref(),
-        }?;
-        Some(TrackView {
-            kind,
-            codec: t.codec.clone(),
-            instance: self.start.instance,
-            init: t.init,
-            segments: t.window.iter().cloned().collect(),
-            open: (!t.open_parts.is_empty()).then(|| OpenSegment {
-                number: t.next_number,
-                base_decode_time: t.open_base,
-                timescale: t.timescale,
-                period: t.open_period,
-                init: t.init,
-                discontinuity: t.open_discontinuity,
-                program_date_time: t.open_pdt,
-                parts: t.open_parts.clone(),
-            }),
-            media_sequence: t.window.front().map_or(t.next_number, |s| s.number),
-            discontinuity_sequence: t.discontinuity_sequence,
-            peak_bitrate: t.peak_bitrate,
-            average_bitrate: if t.total_ticks > 0 {
-                segment_bitrate(t.total_bytes as usize, t.total_ticks, t.timescale)
-            } else {
-                0
-            },
-            video: t.video.clone().map(|mut v| {
-                if t.steps >= 10 && t.step_sum_ms > 0 {
-                    let fps = t.steps as f64 * 1000.0 / t.step_sum_ms as f64;
-                    v.frame_rate = Some(snap_frame_rate(fps));
-                }
-                v
-            }),
-            audio: t.audio.clone(),
-        })
+    /// Every track's live state, video tracks first.
+    pub fn tracks(&self) -> Vec<TrackView> {
+        let reference = self
+            .reference()
+            .and_then(|r| self.lanes.get(&r))
+            .map(|l| l.track.window.segments());
+        self.lanes
+            .values()
+            .map(|l| {
+                let aligned = match (l.track.id.kind, reference) {
+                    (TrackKind::Video, Some(r)) => aligned(l.track.window.segments(), r),
+                    _ => true,
+                };
+                l.track.view(aligned)
+            })
+            .collect()
+    }
+
+    /// One track's live state.
+    pub fn track(&self, id: TrackId) -> Option<TrackView> {
+        self.tracks().into_iter().find(|v| v.id == id)
     }
 
     /// The publisher left: everything it sent is published now, rather
@@ -527,24 +458,19 @@ impl StreamPackager {
     /// segment is listed on time. Its open segments close, their last
     /// sample taking the track's default duration; the playlists stay live.
     pub fn publisher_left(&mut self, now: SystemTime) -> Result<(), PackagerError> {
-        if self.ended || self.waiting {
+        if self.phase != Phase::Live {
             return Ok(());
         }
         self.now = now;
-        for kind in [TrackKind::Video, TrackKind::Audio] {
-            if let Some(t) = self.track_mut(kind) {
-                let d = t.default_duration;
-                t.seg.flush(d);
-            }
-            self.drain_track(kind)?;
+        self.flush_all()?;
+        // Cuts of the closed segments no longer apply; the next frames
+        // start segments of their own.
+        for lane in self.lanes.values_mut() {
+            lane.cuts.pending.clear();
+            lane.cuts.segment_start_ms = None;
         }
-        // Cuts of the closed video segments no longer apply to audio; the
-        // next frames start segments of their own.
-        self.audio_cuts.clear();
-        self.held_audio.clear();
-        self.video_segment_start_ms = None;
-        self.audio_segment_start_ms = None;
-        self.waiting = true;
+        self.held.clear();
+        self.phase = Phase::Waiting;
         Ok(())
     }
 
@@ -552,7 +478,7 @@ impl StreamPackager {
     /// [`reconnect`](Self::reconnect): nothing is in progress, and nothing
     /// is to be predicted (LL-DASH lists no segment ahead).
     pub fn is_waiting(&self) -> bool {
-        self.waiting
+        self.phase == Phase::Waiting
     }
 
     /// The publisher reconnected within the grace period, at `now`: the time
@@ -560,19 +486,16 @@ impl StreamPackager {
     /// the next segment of each track starts after a discontinuity
     /// (HLS-LIVE-08).
     pub fn reconnect(&mut self, now: SystemTime) -> Result<(), PackagerError> {
-        if self.waiting {
+        if self.phase == Phase::Waiting {
             self.fill_gap(now)?;
+            self.phase = Phase::Live;
         }
-        self.waiting = false;
-        for t in [self.video.as_mut(), self.audio.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            t.pending_discontinuity = true;
+        for lane in self.lanes.values_mut() {
+            lane.track.pending_discontinuity = true;
+            lane.cuts.started = false;
         }
-        self.video_started = false;
-        self.held_audio.clear();
-        self.reanchor = true;
+        self.held.clear();
+        self.anchors.pending = true;
         Ok(())
     }
 
@@ -587,7 +510,7 @@ impl StreamPackager {
     /// live window: players have stalled by then, and a DASH Period at the
     /// new wall-clock time serves them better.
     fn fill_gap(&mut self, now: SystemTime) -> Result<(), PackagerError> {
-        let Some(&(wall, media)) = self.anchors.last() else {
+        let Some(&(wall, media)) = self.anchors.list.last() else {
             return Ok(());
         };
         let Ok(since) = now.duration_since(wall) else {
@@ -596,31 +519,29 @@ impl StreamPackager {
         let fill_to = media.saturating_add(i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
         let window = u32::try_from(self.config.window.max(1)).unwrap_or(u32::MAX);
         let longest = self.config.target_duration.saturating_mul(window);
-        let mut sources = Vec::with_capacity(2);
-        for t in [self.video.as_ref(), self.audio.as_ref()]
-            .into_iter()
-            .flatten()
-        {
+        let mut sources = Vec::with_capacity(self.lanes.len());
+        for l in self.lanes.values() {
+            let t = &l.track;
             let (Some(data), Some(end)) = (t.filler.clone(), t.seg.end_ticks()) else {
                 return Ok(());
             };
-            let ts = u64::from(t.timescale.max(1));
+            let ts = u64::from(t.config.timescale.max(1));
             let end_ms = i64::try_from(end * 1000 / ts).unwrap_or(i64::MAX);
             // Video: one key frame per part (LL) or per segment; audio:
             // frame by frame.
-            let step_ticks = match t.kind {
-                TrackKind::Video if self.config.low_latency => self.config.part_duration,
-                TrackKind::Video => self.config.target_duration,
-                TrackKind::Audio => Duration::ZERO,
-            };
-            let step_ticks = match t.kind {
+            let step_ticks = match t.id.kind {
                 TrackKind::Video => {
-                    u64::try_from(step_ticks.as_millis()).unwrap_or(u64::MAX) * ts / 1000
+                    let step = if self.config.low_latency {
+                        self.config.part_duration
+                    } else {
+                        self.config.target_duration
+                    };
+                    u64::try_from(step.as_millis()).unwrap_or(u64::MAX) * ts / 1000
                 }
-                TrackKind::Audio => u64::from(t.default_duration),
+                TrackKind::Audio => u64::from(t.config.default_duration),
             }
             .max(1);
-            sources.push((t.kind, data, end, end_ms, step_ticks, ts));
+            sources.push((t.id, data, end, end_ms, step_ticks, ts));
         }
         let (Some(start_ms), Some(first_ms)) = (
             sources.iter().map(|s| s.3).max(),
@@ -633,11 +554,11 @@ impl StreamPackager {
             return Ok(());
         }
         let mut frames = Vec::new();
-        for (kind, data, end, _, step, ts) in sources {
-            // Video's first filler cut is where the earlier track ended, so
+        for (id, data, end, _, step, ts) in sources {
+            // Video's first filler cut is where the earliest track ended, so
             // that audio, whose first filler frame starts a segment, cuts
             // with it (its segmenter keeps it from going back).
-            let mut ticks = match kind {
+            let mut ticks = match id.kind {
                 TrackKind::Video => u64::try_from(first_ms).unwrap_or(0) * ts / 1000,
                 TrackKind::Audio => end,
             };
@@ -646,58 +567,63 @@ impl StreamPackager {
                 if ms >= fill_to {
                     break;
                 }
-                frames.push(Frame {
-                    track: kind,
+                let frame = Frame {
+                    track: id.kind,
                     dts_ms: ms,
                     pts_ms: ms,
                     keyframe: true,
                     discontinuity: false,
                     data: data.clone(),
-                });
+                };
+                frames.push((id, frame));
                 ticks += step;
             }
         }
         // Interleaved as a publisher would send them; video first at a tie,
-        // so audio follows its cuts.
-        frames.sort_by_key(|f| (f.dts_ms, f.track == TrackKind::Audio));
-        self.filling = true;
-        let result = frames.iter().try_for_each(|f| self.frame_at(f, now));
-        self.filling = false;
-        self.fill_to_ms = Some(fill_to);
+        // so the other tracks follow the reference's cuts.
+        frames.sort_by_key(|(id, f)| (f.dts_ms, *id));
+        self.gap.filling = true;
+        let result = frames
+            .iter()
+            .try_for_each(|(id, f)| self.frame_at(*id, f, now));
+        self.gap.filling = false;
+        self.gap.fill_to_ms = Some(fill_to);
         result
     }
 
     /// The stream is over: close the open segments.
     pub fn end(&mut self) -> Result<(), PackagerError> {
-        for kind in [TrackKind::Video, TrackKind::Audio] {
-            if let Some(t) = self.track_mut(kind) {
-                let d = t.default_duration;
-                t.seg.flush(d);
-            }
-            self.drain_track(kind)?;
-        }
-        self.ended = true;
+        self.flush_all()?;
+        self.phase = Phase::Ended;
         Ok(())
     }
 
-    fn anchor(&mut self, now: SystemTime, dts_ms: i64) {
-        if std::mem::take(&mut self.reanchor) {
-            self.anchors.push((now, dts_ms));
-            // Only segments still in a window can need an old anchor.
-            if self.anchors.len() > 16 {
-                self.anchors.remove(0);
+    /// Closes every track's open segment.
+    fn flush_all(&mut self) -> Result<(), PackagerError> {
+        let ids: Vec<TrackId> = self.lanes.keys().copied().collect();
+        for id in ids {
+            if let Some(l) = self.lanes.get_mut(&id) {
+                let d = l.track.config.default_duration;
+                l.track.seg.flush(d);
             }
+            self.drain(id)?;
         }
+        Ok(())
     }
 
-    fn track_mut(&mut self, kind: TrackKind) -> Option<&mut Track> {
-        match kind {
-            TrackKind::Video => self.video.as_mut(),
-            TrackKind::Audio => self.audio.as_mut(),
-        }
-    }
-
+    /// An event of a single-track publish (track 0 of each kind).
     pub fn push(&mut self, event: &DemuxEvent, now: SystemTime) -> Result<(), PackagerError> {
+        self.push_track(0, event, now)
+    }
+
+    /// An event of track `index` of its kind (an E-RTMP multitrack publish,
+    /// or one rendition of several publishes combined).
+    pub fn push_track(
+        &mut self,
+        index: u8,
+        event: &DemuxEvent,
+        now: SystemTime,
+    ) -> Result<(), PackagerError> {
         self.now = now;
         match event {
             DemuxEvent::VideoConfig { config, .. } => {
@@ -715,76 +641,65 @@ impl StreamPackager {
                     };
                     let timescale = boxes::VIDEO_TIMESCALE;
                     self.new_config(
-                        TrackKind::Video,
-                        timescale,
-                        timescale / 30,
-                        Timing::FromTimestamps,
-                        config.codec_string().unwrap_or_default(),
-                        avc.record.clone(),
-                        init,
-                        Some(params),
-                        None,
+                        TrackId::new(TrackKind::Video, index),
+                        TrackSetup {
+                            timescale,
+                            default_duration: timescale / 30,
+                            timing: Timing::FromTimestamps,
+                            codec: config.codec_string().unwrap_or_default(),
+                            record: avc.record.clone(),
+                            init,
+                            params: MediaParams::Video(params),
+                        },
                     )?;
-                    self.video_started = false;
                 }
             }
             DemuxEvent::AudioConfig { config, .. } => {
                 if let AudioConfig::Aac(aac) = config {
-                    self.new_audio(aac)?;
+                    self.new_audio(TrackId::new(TrackKind::Audio, index), aac)?;
                 }
             }
-            DemuxEvent::Frame(frame) => self.frame(frame, now)?,
-
+            DemuxEvent::Frame(frame) => self.frame(TrackId::new(frame.track, index), frame, now)?,
             DemuxEvent::EndOfSequence(_) => {}
         }
         Ok(())
     }
 
-    fn new_audio(&mut self, aac: &AacConfig) -> Result<(), PackagerError> {
+    fn new_audio(&mut self, id: TrackId, aac: &AacConfig) -> Result<(), PackagerError> {
         let init = boxes::audio_init(2, aac)?;
         let timescale = boxes::audio_timescale(aac);
         let ticks = boxes::audio_frame_ticks(aac);
         self.new_config(
-            TrackKind::Audio,
-            timescale,
-            ticks,
-            Timing::FrameCount {
-                ticks_per_frame: ticks,
-                // Follow the publisher's clock once it is 1.5 frames away
-                // (MP4-SEG-10: re-anchor past about one frame of drift).
-                max_drift_ms: (u64::from(ticks) * 1500 / u64::from(timescale.max(1))).max(20)
-                    as u32,
+            id,
+            TrackSetup {
+                timescale,
+                default_duration: ticks,
+                timing: Timing::FrameCount {
+                    ticks_per_frame: ticks,
+                    // Follow the publisher's clock once it is 1.5 frames away
+                    // (MP4-SEG-10: re-anchor past about one frame of drift).
+                    max_drift_ms: (u64::from(ticks) * 1500 / u64::from(timescale.max(1))).max(20)
+                        as u32,
+                },
+                codec: aac.codec_string(),
+                record: aac.record.clone(),
+                init,
+                params: MediaParams::Audio(AudioParams {
+                    sample_rate: aac.sample_rate,
+                    channels: aac.channels,
+                }),
             },
-            aac.codec_string(),
-            aac.record.clone(),
-            init,
-            None,
-            Some(AudioParams {
-                sample_rate: aac.sample_rate,
-                channels: aac.channels,
-            }),
         )?;
-        if let Some(t) = self.audio.as_mut() {
-            t.filler = silent_aac_frame(aac);
+        if let Some(l) = self.lanes.get_mut(&id) {
+            l.track.filler = silent_aac_frame(aac);
         }
         Ok(())
     }
 
     /// A first or changed decoder configuration (FLV-SEQ-01): close the open
     /// segment, publish a new init version, mark a discontinuity.
-    #[allow(clippy::too_many_arguments)]
-    fn new_config(
-        &mut self,
-        kind: TrackKind,
-        timescale: u32,
-        default_duration: u32,
-        timing: Timing,
-        codec: String,
-        record: Bytes,
-        init: Bytes,
-        video: Option<VideoParams>,
-        audio: Option<AudioParams>,
-    ) -> Result<(), PackagerError> {
+    fn new_config(&mut self, id: TrackId, setup: TrackSetup) -> Result<(), PackagerError> {
+        let timescale = setup.timescale;
         let ticks = |d: Duration| {
             u64::try_from(d.as_millis())
                 .unwrap_or(u64::MAX)
@@ -796,306 +711,396 @@ impl StreamPackager {
             ticks(self.config.part_target()),
         )
         .stretch_from(ticks(self.config.target_duration));
-        let existing = self.track_mut(kind);
-        if let Some(t) = existing {
-            if t.record == record {
+        if let Some(l) = self.lanes.get_mut(&id) {
+            if l.track.config.record == setup.record {
                 return Ok(());
             }
-            t.seg.flush(t.default_duration);
+            let d = l.track.config.default_duration;
+            l.track.seg.flush(d);
         }
-        self.drain_track(kind)?;
-        let (version, next_number, window, disc_seq, fragment_sequence, rates) =
-            match self.track_mut(kind) {
-                Some(t) => (
-                    t.init_version + 1,
-                    t.next_number,
-                    std::mem::take(&mut t.window),
-                    t.discontinuity_sequence,
-                    t.fragment_sequence,
-                    // BANDWIDTH describes the variant over its life, not per init.
-                    (t.peak_bitrate, t.total_bytes, t.total_ticks),
-                ),
-                // A new instance continues the numbering of the one before
-                // it at the same URLs: playlists never go backwards.
-                None => (
-                    1,
-                    self.start.media_sequence,
-                    VecDeque::new(),
-                    self.start.discontinuity_sequence,
-                    1,
-                    (0, 0, 0),
-                ),
-            };
+        self.drain(id)?;
+        let reference = self.reference();
+        let (version, carried, cuts) = match self.lanes.remove(&id) {
+            Some(mut l) => {
+                // The old configuration's frames cannot stand in for the
+                // new one, nor can video go on before a key frame of it.
+                l.cuts.started = false;
+                (l.track.config.version + 1, l.track.carry(), l.cuts)
+            }
+            // A new instance continues the numbering of the one before
+            // it at the same URLs (playlists never go backwards); a track
+            // that starts late takes the others' numbering, so that the
+            // renditions' sequence numbers stay comparable.
+            None => {
+                let next = self
+                    .lanes
+                    .values()
+                    .map(|l| l.track.window.next_number())
+                    .max()
+                    .unwrap_or(self.start.media_sequence);
+                let carried = Carried::fresh(next, self.start.discontinuity_sequence);
+                (1, carried, LaneCuts::default())
+            }
+        };
         if version > 1 {
             // All media playlists share their discontinuities (HLS-MV-02):
-            // the other track breaks at the same point.
-            let other = match kind {
-                TrackKind::Video => TrackKind::Audio,
-                TrackKind::Audio => TrackKind::Video,
-            };
-            if let Some(o) = self.track_mut(other) {
-                o.pending_discontinuity = true;
+            // the other tracks break at the same point.
+            for l in self.lanes.values_mut() {
+                l.track.pending_discontinuity = true;
             }
         }
-        let init_name = FileName::Init {
-            track: kind,
+        let init = FileName::Init {
+            track: id,
             instance: self.start.instance,
             version,
         };
         self.events.push_back(PackagerEvent::Init {
-            track: kind,
-            name: init_name,
-            bytes: init,
+            track: id,
+            name: init,
+            bytes: setup.init,
         });
-        let track = Track {
-            kind,
-            instance: self.start.instance,
-            track_id: if kind == TrackKind::Video { 1 } else { 2 },
-            timescale,
-            default_duration,
-            seg: {
-                // Until its next cut, a new configuration stays in the
-                // Period the track is in.
-                let mut seg = TrackSegmenter::new(timescale, timing, parts);
-                seg.set_period(match kind {
-                    TrackKind::Audio if self.video.is_some() => self.audio_period,
-                    _ => self.period,
-                });
-                seg
+        // Until its next cut, a new configuration stays in the Period the
+        // track is in.
+        let mut seg = TrackSegmenter::new(timescale, setup.timing, parts);
+        let follows = reference.is_some_and(|r| r != id && r.kind == TrackKind::Video)
+            && id.kind == TrackKind::Audio;
+        seg.set_period(if follows {
+            cuts.period
+        } else {
+            self.periods.current
+        });
+        let track = Track::new(
+            id,
+            self.start.instance,
+            TrackConfig {
+                timescale,
+                default_duration: setup.default_duration,
+                codec: setup.codec,
+                record: setup.record,
+                version,
+                init,
+                params: setup.params,
             },
-            codec,
-            init_version: version,
-            init: init_name,
-            record,
-            video,
-            audio,
-            open: BytesMut::new(),
-            open_first_dts: None,
-            open_parts: Vec::new(),
-            open_discontinuity: false,
-            open_pdt: SystemTime::UNIX_EPOCH,
-            open_base: 0,
-            open_period: 0,
-            next_number,
-            fragment_sequence,
-            window,
-            discontinuity_sequence: disc_seq,
-            pending_discontinuity: version > 1,
-            peak_bitrate: rates.0,
-            total_bytes: rates.1,
-            total_ticks: rates.2,
-            // The old configuration's frames cannot stand in for the new one.
-            filler: None,
-            step_sum_ms: 0,
-            steps: 0,
-            last_dts_ms: None,
-        };
-        match kind {
-            TrackKind::Video => self.video = Some(track),
-            TrackKind::Audio => self.audio = Some(track),
-        }
+            seg,
+            carried,
+        );
+        self.lanes.insert(id, Lane { track, cuts });
         Ok(())
     }
 
     /// A frame of the publisher, shifted past the gaps filled so far.
-    fn frame(&mut self, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
-        if let Some(to) = self.fill_to_ms.take() {
+    fn frame(&mut self, id: TrackId, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
+        if let Some(to) = self.gap.fill_to_ms.take() {
             // The first frame after a filled gap goes where the filler ended.
-            let at = f.dts_ms.saturating_add(self.offset_ms);
-            self.offset_ms = self.offset_ms.saturating_add((to - at).max(0));
+            let at = f.dts_ms.saturating_add(self.gap.offset_ms);
+            self.gap.offset_ms = self.gap.offset_ms.saturating_add((to - at).max(0));
         }
-        if self.offset_ms == 0 {
-            return self.frame_at(f, now);
+        if self.gap.offset_ms == 0 {
+            return self.frame_at(id, f, now);
         }
         let shifted = Frame {
-            dts_ms: f.dts_ms.saturating_add(self.offset_ms),
-            pts_ms: f.pts_ms.saturating_add(self.offset_ms),
+            dts_ms: f.dts_ms.saturating_add(self.gap.offset_ms),
+            pts_ms: f.pts_ms.saturating_add(self.gap.offset_ms),
             ..f.clone()
         };
-        self.frame_at(&shifted, now)
+        self.frame_at(id, &shifted, now)
     }
 
-    fn frame_at(&mut self, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
-        match f.track {
-            TrackKind::Video => {
-                if self.video.is_none() {
-                    return Ok(());
-                }
-                let starting = !self.video_started;
-                if starting {
-                    if !f.keyframe {
-                        // Undecodable without its key frame (pitfall 24).
-                        return Ok(());
-                    }
-                    self.video_started = true;
-                }
-                let cut = self
-                    .policy
-                    .cut_video(self.video_segment_start_ms, f.dts_ms, f.keyframe)
-                    || self
-                        .video
-                        .as_ref()
-                        .is_some_and(|t| t.pending_discontinuity && f.keyframe);
-                if cut {
-                    self.video_segment_start_ms = Some(f.dts_ms);
-                    let disc = f.discontinuity
-                        || self.video.as_ref().is_some_and(|t| t.pending_discontinuity);
-                    let period = self.next_period(disc);
-                    self.audio_cuts.push_back((f.dts_ms, period));
-                    if let Some(t) = self.video.as_mut() {
-                        t.seg.set_period(period);
-                    }
-                }
-                self.anchor(now, f.dts_ms);
-                let filling = self.filling;
-                if let Some(t) = self.video.as_mut() {
-                    if f.keyframe && !filling {
-                        t.filler = Some(f.data.clone());
-                    }
-                    if let Some(prev) = t.last_dts_ms.filter(|_| !filling) {
-                        let step = f.dts_ms - prev;
-                        if !f.discontinuity && (1..=1000).contains(&step) {
-                            t.step_sum_ms += step;
-                            t.steps += 1;
-                        }
-                    }
-                    t.last_dts_ms = Some(f.dts_ms);
-                    // A reconnect's discontinuity goes to the segment it
-                    // cuts, not to a frame before it.
-                    let disc =
-                        cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
-                    t.seg
-                        .push(f.dts_ms, f.pts_ms, f.keyframe, f.data.clone(), cut, disc);
-                }
-                self.drain_track(TrackKind::Video)?;
-                if starting {
-                    let held = std::mem::take(&mut self.held_audio);
-                    for a in held {
-                        if a.dts_ms < f.dts_ms {
-                            self.audio_discontinuity |= a.discontinuity;
-                            continue;
-                        }
-                        self.frame_at(&a, now)?;
-                    }
-                }
-                Ok(())
-            }
-            TrackKind::Audio => {
-                if self.audio.is_none() {
-                    return Ok(());
-                }
-                // A dropped frame's discontinuity (the first after a
-                // reconnect, before the video's key frame) passes to the
-                // first audio frame kept: audio follows the new
-                // publisher's clock from there.
-                let carried;
-                let f = if self.video_started && std::mem::take(&mut self.audio_discontinuity) {
-                    carried = Frame {
-                        discontinuity: true,
-                        ..f.clone()
-                    };
-                    &carried
-                } else {
-                    f
+    fn frame_at(&mut self, id: TrackId, f: &Frame, now: SystemTime) -> Result<(), PackagerError> {
+        let Some(reference) = self.reference() else {
+            return Ok(());
+        };
+        if !self.lanes.contains_key(&id) {
+            return Ok(());
+        }
+        if id == reference && id.kind == TrackKind::Video {
+            return self.reference_video(id, f, now);
+        }
+        // A dropped frame's discontinuity (the first after a reconnect,
+        // before the reference's key frame) passes to the first frame kept:
+        // the track follows the new publisher's clock from there.
+        let carried;
+        let started = self.video_started_for(reference);
+        let f = match self.lanes.get_mut(&id) {
+            Some(l) if started && l.cuts.carried_discontinuity => {
+                l.cuts.carried_discontinuity = false;
+                carried = Frame {
+                    discontinuity: true,
+                    ..f.clone()
                 };
-                let has_video = self.video.is_some();
-                if has_video && !self.video_started {
-                    if self.held_audio.len() >= MAX_HELD_AUDIO {
-                        self.held_audio.pop_front();
-                    }
-                    self.held_audio.push_back(f.clone());
-                    return Ok(());
-                }
-                let cut = if has_video {
-                    let mut cut = self.audio_segment_start_ms.is_none();
-                    if cut {
-                        self.audio_period = self.period;
-                    }
-                    // Cut at the frame whose decode time (counted in samples,
-                    // which runs up to a frame and a half from the rounded
-                    // millisecond timestamps) is nearest the video cut, so
-                    // audio segments match video's within half a frame and
-                    // their last part does not spill into a sliver.
-                    let reach_ms = self.audio.as_ref().map_or(f.dts_ms, |t| {
-                        t.seg.decode_time_ms(f.dts_ms, f.discontinuity)
-                            + i64::from(t.default_duration) * 500 / i64::from(t.timescale.max(1))
-                    });
-                    while let Some(&(_, period)) =
-                        self.audio_cuts.front().filter(|(t, _)| *t <= reach_ms)
-                    {
-                        self.audio_cuts.pop_front();
-                        self.audio_period = period;
-                        cut = true;
-                    }
-                    cut
-                } else {
-                    self.policy
-                        .cut_audio_only(self.audio_segment_start_ms, f.dts_ms)
-                };
-                if cut {
-                    self.audio_segment_start_ms = Some(f.dts_ms);
-                    let period = if has_video {
-                        self.audio_period
-                    } else {
-                        let disc = f.discontinuity
-                            || self.audio.as_ref().is_some_and(|t| t.pending_discontinuity);
-                        self.next_period(disc)
-                    };
-                    if let Some(t) = self.audio.as_mut() {
-                        t.seg.set_period(period);
-                    }
-                }
-                self.anchor(now, f.dts_ms);
-                if let Some(t) = self.audio.as_mut() {
-                    // An audio frame before the cut (the video's first key
-                    // frame after a reconnect) leaves the discontinuity to
-                    // the frame that cuts.
-                    let disc =
-                        cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
-                    t.seg
-                        .push(f.dts_ms, f.pts_ms, true, f.data.clone(), cut, disc);
-                }
-                self.drain_track(TrackKind::Audio)
+                &carried
             }
+            _ => f,
+        };
+        if reference.kind == TrackKind::Video && !started {
+            if self.held.len() >= MAX_HELD {
+                self.held.pop_front();
+            }
+            self.held.push_back((id, f.clone()));
+            return Ok(());
+        }
+        match id.kind {
+            TrackKind::Video => self.follower_video(id, f, now),
+            TrackKind::Audio => self.audio(id, id == reference, f, now),
         }
     }
 
-    fn drain_track(&mut self, kind: TrackKind) -> Result<(), PackagerError> {
-        let anchors = std::mem::take(&mut self.anchors);
-        let r = self.drain_with(kind, &anchors);
-        self.anchors = anchors;
-        r
+    /// The reference is video and has had its first key frame: the other
+    /// tracks' frames go through.
+    fn video_started_for(&self, reference: TrackId) -> bool {
+        reference.kind == TrackKind::Video
+            && self.lanes.get(&reference).is_some_and(|l| l.cuts.started)
     }
 
-    fn drain_with(
+    /// The reference video track: cuts on its key frames at the target
+    /// duration, and hands each cut to the other tracks.
+    fn reference_video(
         &mut self,
-        kind: TrackKind,
-        anchors: &[(SystemTime, i64)],
+        id: TrackId,
+        f: &Frame,
+        now: SystemTime,
     ) -> Result<(), PackagerError> {
-        let window = self.config.window.max(1);
-        let reference = kind == TrackKind::Video || self.video.is_none();
-        let Some(t) = (match kind {
-            TrackKind::Video => self.video.as_mut(),
-            TrackKind::Audio => self.audio.as_mut(),
-        }) else {
+        let Some(l) = self.lanes.get_mut(&id) else {
             return Ok(());
+        };
+        let starting = !l.cuts.started;
+        if starting {
+            if !f.keyframe {
+                // Undecodable without its key frame (pitfall 24).
+                return Ok(());
+            }
+            l.cuts.started = true;
+        }
+        let pending_disc = l.track.pending_discontinuity;
+        let cut = self
+            .policy
+            .cut_video(l.cuts.segment_start_ms, f.dts_ms, f.keyframe)
+            || (pending_disc && f.keyframe);
+        if cut {
+            l.cuts.segment_start_ms = Some(f.dts_ms);
+            let period = self.next_period(f.discontinuity || pending_disc);
+            for (other, lane) in self.lanes.iter_mut() {
+                if *other == id {
+                    lane.track.seg.set_period(period);
+                } else {
+                    lane.cuts.pending.push_back((f.dts_ms, period));
+                }
+            }
+        }
+        self.push_video(id, f, cut, now)?;
+        if starting {
+            let held = std::mem::take(&mut self.held);
+            for (hid, h) in held {
+                if h.dts_ms < f.dts_ms {
+                    if let Some(l) = self.lanes.get_mut(&hid) {
+                        l.cuts.carried_discontinuity |= h.discontinuity;
+                    }
+                    continue;
+                }
+                self.frame_at(hid, &h, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Another video track: cuts on its own key frames — at the
+    /// reference's cuts where it has a key frame there, else where its own
+    /// segment reached the target — so that aligned renditions get the
+    /// same boundaries whatever order their frames arrive in.
+    fn follower_video(
+        &mut self,
+        id: TrackId,
+        f: &Frame,
+        now: SystemTime,
+    ) -> Result<(), PackagerError> {
+        let half = self.policy.target_ms / 2;
+        let current = self.periods.current;
+        let Some(l) = self.lanes.get_mut(&id) else {
+            return Ok(());
+        };
+        if !l.cuts.started {
+            if !f.keyframe {
+                return Ok(());
+            }
+            l.cuts.started = true;
+        }
+        // Reference cuts within half a target of this track's own last cut
+        // were answered by it.
+        if let Some(start) = l.cuts.segment_start_ms {
+            while let Some(&(t, p)) = l.cuts.pending.front() {
+                if (t - start).abs() >= half {
+                    break;
+                }
+                l.cuts.pending.pop_front();
+                l.cuts.period = p;
+            }
+        }
+        let cut = f.keyframe
+            && (l.cuts.segment_start_ms.is_none()
+                || l.track.pending_discontinuity
+                || l.cuts.pending.front().is_some_and(|(t, _)| *t <= f.dts_ms)
+                || self
+                    .policy
+                    .cut_video(l.cuts.segment_start_ms, f.dts_ms, true));
+        if cut {
+            if l.cuts.segment_start_ms.is_none() && l.cuts.pending.is_empty() {
+                l.cuts.period = current;
+            }
+            while let Some(&(t, p)) = l.cuts.pending.front() {
+                if t > f.dts_ms + half {
+                    break;
+                }
+                l.cuts.pending.pop_front();
+                l.cuts.period = p;
+            }
+            l.cuts.segment_start_ms = Some(f.dts_ms);
+            let period = l.cuts.period;
+            l.track.seg.set_period(period);
+        }
+        self.push_video(id, f, cut, now)
+    }
+
+    /// Hands a video frame that passed its track's cut decision to the
+    /// segmenter.
+    fn push_video(
+        &mut self,
+        id: TrackId,
+        f: &Frame,
+        cut: bool,
+        now: SystemTime,
+    ) -> Result<(), PackagerError> {
+        self.anchors.take(now, f.dts_ms);
+        let filling = self.gap.filling;
+        if let Some(l) = self.lanes.get_mut(&id) {
+            let t = &mut l.track;
+            if !filling {
+                if f.keyframe {
+                    t.filler = Some(f.data.clone());
+                }
+                t.frame_rate.observe(f.dts_ms, f.discontinuity);
+            }
+            // A reconnect's discontinuity goes to the segment it cuts, not
+            // to a frame before it.
+            let disc = cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
+            t.seg.push(FrameIn {
+                dts_ms: f.dts_ms,
+                pts_ms: f.pts_ms,
+                sync: f.keyframe,
+                data: f.data.clone(),
+                cut,
+                discontinuity: disc,
+            });
+        }
+        self.drain(id)
+    }
+
+    /// An audio track: the reference of an audio-only stream cuts at the
+    /// target duration; any other follows the reference's cuts.
+    fn audio(
+        &mut self,
+        id: TrackId,
+        is_reference: bool,
+        f: &Frame,
+        now: SystemTime,
+    ) -> Result<(), PackagerError> {
+        let current = self.periods.current;
+        let overdue_ms = self
+            .policy
+            .target_ms
+            .saturating_mul(i64::try_from(self.config.window.max(1)).unwrap_or(i64::MAX));
+        let Some(l) = self.lanes.get_mut(&id) else {
+            return Ok(());
+        };
+        let cut = if is_reference {
+            self.policy
+                .cut_audio_only(l.cuts.segment_start_ms, f.dts_ms)
+        } else {
+            let mut cut = l.cuts.segment_start_ms.is_none();
+            if cut {
+                l.cuts.period = current;
+            }
+            // Cut at the frame whose decode time (counted in samples,
+            // which runs up to a frame and a half from the rounded
+            // millisecond timestamps) is nearest the reference cut, so
+            // audio segments match video's within half a frame and
+            // their last part does not spill into a sliver.
+            let reach_ms = l.track.seg.decode_time_ms(f.dts_ms, f.discontinuity)
+                + i64::from(l.track.config.default_duration) * 500
+                    / i64::from(l.track.config.timescale.max(1));
+            while let Some(&(_, period)) = l.cuts.pending.front().filter(|(t, _)| *t <= reach_ms) {
+                l.cuts.pending.pop_front();
+                l.cuts.period = period;
+                cut = true;
+            }
+            // A reference that stopped sending must not let this track's
+            // segment grow without bound: past the whole window, it cuts
+            // on its own.
+            cut || l
+                .cuts
+                .segment_start_ms
+                .is_some_and(|s| f.dts_ms - s >= overdue_ms)
+        };
+        if cut {
+            l.cuts.segment_start_ms = Some(f.dts_ms);
+            let period = if is_reference {
+                let disc = f.discontinuity || l.track.pending_discontinuity;
+                let period = self.next_period(disc);
+                for (other, lane) in self.lanes.iter_mut() {
+                    if *other != id {
+                        lane.cuts.pending.push_back((f.dts_ms, period));
+                    }
+                }
+                period
+            } else {
+                l.cuts.period
+            };
+            if let Some(l) = self.lanes.get_mut(&id) {
+                l.track.seg.set_period(period);
+            }
+        }
+        self.anchors.take(now, f.dts_ms);
+        if let Some(l) = self.lanes.get_mut(&id) {
+            // An audio frame before the cut (the video's first key
+            // frame after a reconnect) leaves the discontinuity to
+            // the frame that cuts.
+            let t = &mut l.track;
+            let disc = cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
+            t.seg.push(FrameIn {
+                dts_ms: f.dts_ms,
+                pts_ms: f.pts_ms,
+                sync: true,
+                data: f.data.clone(),
+                cut,
+                discontinuity: disc,
+            });
+        }
+        self.drain(id)
+    }
+
+    /// Turns what track `id`'s segmenter made into parts, segments and
+    /// window changes.
+    fn drain(&mut self, id: TrackId) -> Result<(), PackagerError> {
+        let window = self.config.window.max(1);
+        let reference = self.reference() == Some(id);
+        let Some(l) = self.lanes.get_mut(&id) else {
+            return Ok(());
+        };
+        let t = &mut l.track;
+        let ms = |ticks: u64, timescale: u32| {
+            (ticks as i128 * 1000 / i128::from(timescale.max(1))) as i64
         };
         while let Some(out) = t.seg.poll() {
             match out {
                 Output::Chunk(chunk) => {
-                    if chunk.index == 0 {
-                        let start_ms = (chunk.base_decode_time as i128 * 1000
-                            / i128::from(t.timescale))
-                            as i64;
-                        t.open_pdt = program_date_time(anchors, start_ms);
-                        t.open_discontinuity = chunk.discontinuity;
-                        t.open_base = chunk.base_decode_time;
-                        t.open_period = chunk.period;
-                    }
-                    let (info, bytes) = t.write_chunk(&chunk)?;
-                    t.open_parts.push(info.clone());
+                    let pdt = if chunk.index == 0 {
+                        self.anchors
+                            .program_date_time(ms(chunk.base_decode_time, t.config.timescale))
+                    } else {
+                        SystemTime::UNIX_EPOCH
+                    };
+                    let (info, bytes) = t.write_chunk(&chunk, pdt)?;
                     self.events.push_back(PackagerEvent::Part {
-                        track: kind,
+                        track: id,
                         info,
                         bytes,
                     });
@@ -1105,81 +1110,56 @@ impl StreamPackager {
                     duration,
                     discontinuity,
                     period,
-                    ..
                 } => {
-                    let bytes = std::mem::take(&mut t.open).freeze();
-                    t.open_first_dts = None;
-                    if bytes.is_empty() {
-                        continue;
-                    }
-                    let number = t.next_number;
-                    t.next_number += 1;
-                    let start_ms =
-                        (base_decode_time as i128 * 1000 / i128::from(t.timescale)) as i64;
-                    let pdt = program_date_time(anchors, start_ms);
-                    let parts = std::mem::take(&mut t.open_parts);
-                    let info = SegmentInfo {
-                        number,
-                        name: FileName::Segment {
-                            track: kind,
-                            instance: t.instance,
-                            number,
-                        },
-                        init: t.init,
+                    let timescale = t.config.timescale;
+                    let pdt = self
+                        .anchors
+                        .program_date_time(ms(base_decode_time, timescale));
+                    let Some(done) = t.finish_segment(
                         base_decode_time,
                         duration,
-                        timescale: t.timescale,
                         discontinuity,
-                        program_date_time: pdt,
-                        size: bytes.len(),
                         period,
-                        parts,
+                        pdt,
+                        window,
+                    ) else {
+                        continue;
                     };
-                    self.longest_segment = self
+                    self.target.longest_segment = self
+                        .target
                         .longest_segment
-                        .max(MediaTime::new(duration, t.timescale).as_duration());
+                        .max(MediaTime::new(duration, timescale).as_duration());
                     // The reference track keeps the DASH timeline on the wall clock.
                     if reference {
-                        let start = MediaTime::new(base_decode_time, t.timescale);
-                        let end = MediaTime::new(base_decode_time + duration, t.timescale);
-                        let verdict = self.clock.segment_made(period, start, end, self.now);
+                        let start = MediaTime::new(base_decode_time, timescale);
+                        let end = MediaTime::new(base_decode_time + duration, timescale);
+                        let verdict = self
+                            .periods
+                            .clock
+                            .segment_made(period, start, end, self.now);
                         // A segment of an older Period (the last one of a
                         // publisher, closed when the next one's media came)
                         // is late by the gap: its successor has a new Period
-                        // already.
-                        // Filler is made at once when the publisher is
-                        // back, later than the times it covers: by design.
+                        // already. Filler is made at once when the publisher
+                        // is back, later than the times it covers: by design.
                         if matches!(verdict, Verdict::Drifted { .. })
-                            && period == self.period
-                            && !self.filling
+                            && period == self.periods.current
+                            && !self.gap.filling
                         {
-                            self.split_pending = true;
+                            self.periods.split_pending = true;
                         }
                     }
-                    if duration > 0 {
-                        let bps = segment_bitrate(bytes.len(), duration, t.timescale);
-                        t.peak_bitrate = t.peak_bitrate.max(bps);
-                        t.total_bytes += bytes.len() as u64;
-                        t.total_ticks += duration;
-                    }
-                    t.window.push_back(info.clone());
                     self.events.push_back(PackagerEvent::Segment {
-                        track: kind,
-                        info,
-                        bytes,
+                        track: id,
+                        info: done.info,
+                        bytes: done.bytes,
                     });
-                    while t.window.len() > window {
-                        if let Some(old) = t.window.pop_front() {
-                            // A DISCONTINUITY tag that slides out is counted (HLS-PL-04).
-                            if old.discontinuity {
-                                t.discontinuity_sequence += 1;
-                            }
-                            self.events.push_back(PackagerEvent::Removed {
-                                track: kind,
-                                name: old.name,
-                                parts: old.parts.into_iter().map(|p| p.name).collect(),
-                            });
-                        }
+                    for old in done.removed {
+                        self.events.push_back(PackagerEvent::Removed {
+                            track: id,
+                            name: old.name,
+                            parts: old.parts.into_iter().map(|p| p.name).collect(),
+                        });
                     }
                 }
             }
@@ -1188,98 +1168,35 @@ impl StreamPackager {
     }
 }
 
-/// Bits per second of `bytes` over `ticks`, as a player computes it from
-/// the playlist: over the EXTINF as written (five decimals, rounded half up,
-/// so up to 5 µs short) and rounded up, so BANDWIDTH is never below the peak
-/// it describes (HLS-MV-01).
-pub fn segment_bitrate(bytes: usize, ticks: u64, timescale: u32) -> u64 {
-    // Duration in units of 10 µs, rounded down: at most the printed EXTINF.
-    let units = (u128::from(ticks) * 100_000 / u128::from(timescale.max(1))).max(1);
-    let bits = (bytes as u128) * 8 * 100_000;
-    u64::try_from(bits.div_ceil(units)).unwrap_or(u64::MAX)
-}
-
-/// PROGRAM-DATE-TIME of media time `start_ms`: the newest anchor at or
-/// before it.
-fn program_date_time(anchors: &[(SystemTime, i64)], start_ms: i64) -> SystemTime {
-    anchors
-        .iter()
-        .rev()
-        .find(|(_, media)| *media <= start_ms)
-        .or(anchors.first())
-        .map_or(SystemTime::UNIX_EPOCH, |(wall, media)| {
-            offset_time(*wall, start_ms - media)
-        })
-}
-
-impl Track {
-    /// Writes one chunk as a fragment, appends it to the open segment and
-    /// returns it as a part.
-    fn write_chunk(&mut self, chunk: &Chunk) -> Result<(PartInfo, Bytes), PackagerError> {
-        let samples: Vec<SampleInfo> = chunk
-            .samples
-            .iter()
-            .map(|s| SampleInfo {
-                duration: s.duration,
-                size: u32::try_from(s.data.len()).unwrap_or(u32::MAX),
-                is_sync: s.is_sync,
-                composition_offset: s.composition_offset,
+/// Whether `track`'s segments start and end where the reference's do,
+/// over the time both windows cover: each boundary of one is a boundary
+/// of the other (compared exactly, across timescales).
+fn aligned(track: &VecDeque<SegmentInfo>, reference: &VecDeque<SegmentInfo>) -> bool {
+    let bounds = |segs: &VecDeque<SegmentInfo>| -> Vec<(u128, u128)> {
+        segs.iter()
+            .map(|s| {
+                (
+                    u128::from(s.base_decode_time),
+                    u128::from(s.timescale.max(1)),
+                )
             })
-            .collect();
-        let data: Vec<Bytes> = chunk.samples.iter().map(|s| s.data.clone()).collect();
-        let bytes = boxes::write_fragment(&FragmentSpec {
-            sequence_number: self.fragment_sequence,
-            track_id: self.track_id,
-            base_media_decode_time: chunk.base_decode_time,
-            samples: &samples,
-            data: &data,
-            styp: chunk.index == 0,
-            video: self.kind == TrackKind::Video,
-        })?;
-        self.fragment_sequence = self.fragment_sequence.wrapping_add(1).max(1);
-        self.open_first_dts.get_or_insert(chunk.base_decode_time);
-        self.open.extend_from_slice(&bytes);
-        let segment = self.next_number;
-        let info = PartInfo {
-            segment,
-            index: chunk.index,
-            name: FileName::Part {
-                track: self.kind,
-                instance: self.instance,
-                segment,
-                index: chunk.index,
-            },
-            duration: chunk.duration(),
-            timescale: self.timescale,
-            independent: chunk.independent,
-        };
-        Ok((info, bytes))
-    }
-}
-
-/// Millisecond timestamps only approximate a frame rate (33/34 ms steps at
-/// 30 fps, 33/34/33 at 29.97): snap a mean-step estimate to the nearest common
-/// rate within 0.2 %, else round to 3 decimals (pitfall 41).
-pub fn snap_frame_rate(fps: f64) -> f64 {
-    const COMMON: [f64; 10] = [
-        24000.0 / 1001.0,
-        24.0,
-        25.0,
-        30000.0 / 1001.0,
-        30.0,
-        48.0,
-        50.0,
-        60000.0 / 1001.0,
-        60.0,
-        120.0,
-    ];
-    let snapped = COMMON
-        .iter()
-        .copied()
-        .filter(|r| (fps - r).abs() <= r * 0.002)
-        .min_by(|a, b| (fps - a).abs().total_cmp(&(fps - b).abs()))
-        .unwrap_or(fps);
-    (snapped * 1000.0).round() / 1000.0
+            .collect()
+    };
+    let (a, b) = (bounds(track), bounds(reference));
+    let cmp = |x: (u128, u128), y: (u128, u128)| (x.0 * y.1).cmp(&(y.0 * x.1));
+    let (Some(&a0), Some(&b0), Some(&a1), Some(&b1)) = (a.first(), b.first(), a.last(), b.last())
+    else {
+        return true;
+    };
+    let lo = if cmp(a0, b0).is_ge() { a0 } else { b0 };
+    let hi = if cmp(a1, b1).is_le() { a1 } else { b1 };
+    let within = |x: &&(u128, u128)| cmp(**x, lo).is_ge() && cmp(**x, hi).is_le();
+    let covered = |xs: &[(u128, u128)], ys: &[(u128, u128)]| {
+        xs.iter()
+            .filter(within)
+            .all(|x| ys.iter().any(|y| cmp(*x, *y).is_eq()))
+    };
+    covered(&a, &b) && covered(&b, &a)
 }
 
 fn offset_time(t: SystemTime, ms: i64) -> SystemTime {
@@ -1293,7 +1210,7 @@ fn offset_time(t: SystemTime, ms: i64) -> SystemTime {
 
 #[cfg(test)]
 mod tests {
-    use super::{segment_bitrate, snap_frame_rate};
+    use crate::view::{segment_bitrate, snap_frame_rate};
     use proptest::prelude::*;
 
     /// HLS-MV-01 (issue 12 §5): 762 518 bytes over 2 s is 3 050 072 bit/s

@@ -13,7 +13,8 @@ use weir_packager::boxes::fragment::{write_mfhd, write_styp, write_tfdt};
 use weir_packager::boxes::init::write_ftyp;
 use weir_packager::boxes::{
     audio_frame_ticks, audio_init, audio_timescale, video_init, write_fragment, BoxError,
-    BoxWriter, FragmentSpec, SampleInfo, NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS, VIDEO_TIMESCALE,
+    BoxWriter, ChunkHeader, FragmentSpec, SampleInfo, SyncSamples, NON_SYNC_SAMPLE_FLAGS,
+    SYNC_SAMPLE_FLAGS, VIDEO_TIMESCALE,
 };
 
 /// Hex digits to bytes; whitespace is ignored and `#` starts a comment.
@@ -108,8 +109,8 @@ fn golden_chunk_trun_v1_negative_offset() {
         base_media_decode_time: 90_000,
         samples: &samples,
         data: &data,
-        styp: false,
-        video: true,
+        header: ChunkHeader::None,
+        sync: SyncSamples::Flagged,
     })
     .unwrap();
     let expected = hex("
@@ -453,7 +454,7 @@ fn assert_chunk_structure(chunk: &[u8], d: &DecodedChunk, spec: &FragmentSpec) {
         .map(|s| TrunEntry {
             duration: Some(s.duration),
             size: Some(s.size),
-            flags: Some(if !spec.video || s.is_sync {
+            flags: Some(if spec.sync == SyncSamples::All || s.is_sync {
                 SYNC_SAMPLE_FLAGS
             } else {
                 NON_SYNC_SAMPLE_FLAGS
@@ -495,8 +496,8 @@ fn video_chunks_from_the_fixture_decode_with_mp4_atom() {
             base_media_decode_time: tfdt,
             samples: &samples[range.clone()],
             data: &data[range],
-            styp: true,
-            video: true,
+            header: ChunkHeader::SegmentType,
+            sync: SyncSamples::Flagged,
         };
         let chunk = write_fragment(&spec).unwrap();
         let d = decode_chunk(&chunk);
@@ -547,8 +548,8 @@ fn audio_chunks_from_the_fixture_decode_with_mp4_atom() {
         base_media_decode_time: 0,
         samples: &samples,
         data: &data,
-        styp: false,
-        video: false,
+        header: ChunkHeader::None,
+        sync: SyncSamples::All,
     };
     let chunk = write_fragment(&spec).unwrap();
     let d = decode_chunk(&chunk);
@@ -581,8 +582,8 @@ fn single_sample_chunk_is_all_defaults() {
         base_media_decode_time: u64::MAX - 1024,
         samples: &samples,
         data: &data,
-        styp: false,
-        video: false,
+        header: ChunkHeader::None,
+        sync: SyncSamples::All,
     };
     let chunk = write_fragment(&spec).unwrap();
     let d = decode_chunk(&chunk);
@@ -624,8 +625,8 @@ fn chunk_with_two_sync_samples_has_per_sample_flags() {
         base_media_decode_time: 1 << 40,
         samples: &samples,
         data: &data,
-        styp: false,
-        video: true,
+        header: ChunkHeader::None,
+        sync: SyncSamples::Flagged,
     };
     let chunk = write_fragment(&spec).unwrap();
     let d = decode_chunk(&chunk);
@@ -649,8 +650,8 @@ fn fragment_errors() {
         base_media_decode_time: 0,
         samples: &samples,
         data: &good,
-        styp: true,
-        video: true,
+        header: ChunkHeader::SegmentType,
+        sync: SyncSamples::Flagged,
     };
     assert!(write_fragment(&base).is_ok());
     assert_eq!(

@@ -11,8 +11,8 @@ use boxes_support::{fixture, video_durations, Fixture};
 use bytes::Bytes;
 use serde_json::Value;
 use weir_packager::boxes::{
-    audio_frame_ticks, audio_init, audio_timescale, video_init, write_fragment, FragmentSpec,
-    SampleInfo,
+    audio_frame_ticks, audio_init, audio_timescale, video_init, write_fragment, ChunkHeader,
+    FragmentSpec, SampleInfo, SyncSamples,
 };
 
 /// True when `tool` runs; otherwise says loudly that the test is skipped.
@@ -103,7 +103,7 @@ fn write_track(
     samples: &[SampleInfo],
     data: &[Bytes],
     cuts: &[std::ops::Range<usize>],
-    video: bool,
+    sync: SyncSamples,
 ) -> Vec<u8> {
     let mut file = init.to_vec();
     let mut tfdt = base;
@@ -115,8 +115,8 @@ fn write_track(
             base_media_decode_time: tfdt,
             samples,
             data: &data[range.clone()],
-            styp: true,
-            video,
+            header: ChunkHeader::SegmentType,
+            sync,
         })
         .unwrap();
         file.extend_from_slice(&chunk);
@@ -165,7 +165,7 @@ fn audio_file(fx: &Fixture) -> (Vec<SampleInfo>, Vec<u8>) {
         &samples,
         &data,
         &[0..48, 48..n],
-        false,
+        SyncSamples::All,
     );
     (samples, file)
 }
@@ -183,7 +183,7 @@ fn video_file(fx: &Fixture, base: u64) -> (Vec<SampleInfo>, Vec<u8>) {
         &samples,
         &data,
         &[0..30, 30..n],
-        true,
+        SyncSamples::Flagged,
     );
     (samples, file)
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use weir_flv::{Demuxer, TrackKind};
+use weir_flv::Demuxer;
 use weir_packager::dash::{
     live_mpd, write_mpd, LiveState, LowLatencyDash, Mpd, MpdSettings, UTC_HTTP_ISO,
 };
@@ -68,11 +68,9 @@ fn settings(low_latency: bool) -> MpdSettings {
 
 fn render(p: &mut StreamPackager, now: SystemTime) -> Option<Update> {
     let target = p.target_duration()?;
-    let video = p.track(TrackKind::Video);
-    let audio = p.track(TrackKind::Audio);
+    let tracks = p.tracks();
     let state = LiveState {
-        video: video.as_ref(),
-        audio: audio.as_ref(),
+        tracks: &tracks,
         clock: p.clock(),
         target_duration: target,
         longest_segment: p.longest_segment(),
@@ -201,7 +199,7 @@ fn availability(m: &Mpd) -> Vec<(String, SystemTime)> {
     let mut out = Vec::new();
     for p in &m.periods {
         for a in &p.adaptation_sets {
-            let t = &a.representation.template;
+            let t = &a.representations[0].template;
             for (i, s) in t.timeline.iter().enumerate() {
                 let media_end = (s.t + s.d) as f64 - t.presentation_time_offset as f64;
                 let at = secs(p.start) + media_end / f64::from(t.timescale);
@@ -320,7 +318,7 @@ fn timeline_equals_the_segments_tfdt_and_durations_dash_mpd_05_case_54() {
     for u in &r.updates {
         for p in &u.mpd.periods {
             for a in &p.adaptation_sets {
-                let t = &a.representation.template;
+                let t = &a.representations[0].template;
                 assert!(r.files.contains_key(&t.initialization));
                 for (i, w) in t.timeline.windows(2).enumerate() {
                     assert_eq!(w[0].t + w[0].d, w[1].t, "gapless timeline at S {i}");
@@ -394,8 +392,8 @@ fn drift_past_the_threshold_starts_a_new_period_dash_mpd_08_case_60() {
     // Every track shares the Period boundaries.
     for p in &last.periods {
         assert_eq!(p.adaptation_sets.len(), 2, "{}", p.id);
-        let v = &p.adaptation_sets[0].representation.template;
-        let a = &p.adaptation_sets[1].representation.template;
+        let v = &p.adaptation_sets[0].representations[0].template;
+        let a = &p.adaptation_sets[1].representations[0].template;
         let v0 = (v.timeline[0].t as f64 - v.presentation_time_offset as f64) / 90_000.0;
         let a0 = (a.timeline[0].t as f64 - a.presentation_time_offset as f64) / 48_000.0;
         assert!((v0 - a0).abs() < 0.05, "{}: video {v0} audio {a0}", p.id);
@@ -422,7 +420,7 @@ fn a_reconnect_opens_a_period_at_its_wall_clock_time_dash_mpd_09() {
     let (p0, p1) = (&u.mpd.periods[0], &u.mpd.periods[1]);
     assert_eq!((p0.id.as_str(), p1.id.as_str()), ("p0", "p1"));
     // p0 runs up to p1: no hole for players to wait out (issue 12).
-    let v0 = &p0.adaptation_sets[0].representation.template;
+    let v0 = &p0.adaptation_sets[0].representations[0].template;
     let end = v0.timeline.last().map(|s| s.t + s.d).unwrap() - v0.presentation_time_offset;
     let hole = secs(p1.start) - secs(p0.start) - end as f64 / 90_000.0;
     assert!(hole.abs() < 0.06, "hole {hole}\n{}", u.xml);
@@ -439,7 +437,7 @@ fn a_reconnect_opens_a_period_at_its_wall_clock_time_dash_mpd_09() {
         "p1 at {wall} s\n{}",
         u.xml
     );
-    let v1 = &p1.adaptation_sets[0].representation.template;
+    let v1 = &p1.adaptation_sets[0].representations[0].template;
     assert_eq!(v1.start_number, v0.start_number + v0.timeline.len() as u64);
     assert_eq!(v1.presentation_time_offset, v1.timeline[0].t);
     // The new publisher's media timeline continues monotonic (HLS-LIVE-08).
@@ -458,7 +456,7 @@ fn a_configuration_change_opens_a_connected_period() {
     });
     let u = r.updates.iter().find(|u| u.mpd.periods.len() == 2).unwrap();
     let (p0, p1) = (&u.mpd.periods[0], &u.mpd.periods[1]);
-    let v0 = &p0.adaptation_sets[0].representation.template;
+    let v0 = &p0.adaptation_sets[0].representations[0].template;
     let end = v0.timeline.last().map(|s| s.t + s.d).unwrap() - v0.presentation_time_offset;
     let p0_end = secs(p0.start) + end as f64 / 90_000.0;
     assert!((secs(p1.start) - p0_end).abs() < 0.06, "{}", u.xml);
@@ -477,7 +475,7 @@ fn end_of_live_gives_the_last_period_a_duration_dash_mpd_12_case_59() {
     assert_eq!(last.parsed.minimumUpdatePeriod, None, "{}", last.xml);
     assert!(!last.xml.contains("minimumUpdatePeriod"));
     let p = last.mpd.periods.last().unwrap();
-    let v = &p.adaptation_sets[0].representation.template;
+    let v = &p.adaptation_sets[0].representations[0].template;
     let end = v.timeline.last().map(|s| s.t + s.d).unwrap() - v.presentation_time_offset;
     let d = last.parsed.periods.last().unwrap().duration.unwrap();
     assert!(
@@ -564,7 +562,7 @@ fn low_latency_lists_the_segment_in_progress_dash_ll_01() {
         );
         for p in &u.mpd.periods {
             for a in &p.adaptation_sets {
-                let t = &a.representation.template;
+                let t = &a.representations[0].template;
                 let prt = a
                     .producer_reference_time
                     .as_ref()

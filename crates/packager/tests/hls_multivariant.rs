@@ -36,8 +36,8 @@ fn audio() -> AudioRendition {
 
 fn write(video: Option<VideoVariant>, audio: Option<AudioRendition>) -> Result<String, HlsError> {
     write_multivariant(&Multivariant {
-        video,
-        audio,
+        video: video.into_iter().collect(),
+        audio: audio.into_iter().collect(),
         independent_segments: true,
     })
 }
@@ -139,8 +139,8 @@ fn optional_attributes() {
     assert!(!text.contains("AVERAGE-BANDWIDTH"));
     // Without independent segments, no tag.
     let text = write_multivariant(&Multivariant {
-        video: Some(video()),
-        audio: None,
+        video: vec![video()],
+        audio: Vec::new(),
         independent_segments: false,
     })
     .unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use weir_flv::{DemuxEvent, Demuxer, Frame, TrackKind};
-use weir_packager::names::{FileName, InstanceId};
+use weir_packager::names::{FileName, InstanceId, TrackId};
 use weir_packager::stream::{
     InstanceStart, PackagerConfig, PackagerEvent, SegmentInfo, StreamPackager,
 };
@@ -73,7 +73,7 @@ fn segments(events: &[PackagerEvent], kind: TrackKind) -> Vec<SegmentInfo> {
     events
         .iter()
         .filter_map(|e| match e {
-            PackagerEvent::Segment { track, info, .. } if *track == kind => Some(info.clone()),
+            PackagerEvent::Segment { track, info, .. } if track.kind == kind => Some(info.clone()),
             _ => None,
         })
         .collect()
@@ -108,12 +108,12 @@ fn segments_are_continuous_numbered_and_windowed_mp4_seg_04_hls_pl_03() {
             assert_eq!(w[0].number, i as u64);
             assert_eq!(w[1].base_decode_time, w[0].base_decode_time + w[0].duration);
         }
-        let view = p.track(kind).unwrap();
+        let view = p.track(TrackId::new(kind, 0)).unwrap();
         assert_eq!(view.segments.len(), 3);
         assert_eq!(view.media_sequence, segs.len() as u64 - 3);
         let removed = events
             .iter()
-            .filter(|e| matches!(e, PackagerEvent::Removed { track, .. } if *track == kind))
+            .filter(|e| matches!(e, PackagerEvent::Removed { track, .. } if track.kind == kind))
             .count();
         assert_eq!(removed, segs.len() - 3);
     }
@@ -136,7 +136,7 @@ fn segments_are_continuous_numbered_and_windowed_mp4_seg_04_hls_pl_03() {
     }
     assert_eq!(p.target_duration(), Some(1));
     assert!(p.is_ended());
-    let view = p.track(TrackKind::Video).unwrap();
+    let view = p.track(TrackId::new(TrackKind::Video, 0)).unwrap();
     assert_eq!(view.codec, "avc1.64000d");
     assert!(view.peak_bitrate >= view.average_bitrate && view.average_bitrate > 0);
 }
@@ -157,7 +157,7 @@ fn reconnect_marks_one_discontinuity_that_later_slides_out_hls_live_08() {
             assert_eq!(w[1].number, w[0].number + 1);
             assert!(w[1].base_decode_time >= w[0].base_decode_time + w[0].duration);
         }
-        let view = p.track(kind).unwrap();
+        let view = p.track(TrackId::new(kind, 0)).unwrap();
         assert_eq!(view.discontinuity_sequence, 1, "{kind:?}");
     }
 }
@@ -206,10 +206,14 @@ fn a_publisher_that_leaves_has_all_its_media_published_at_once() {
             "{kind:?}: the last frame ({} ms) is in it (ends {end_ms} ms)",
             last_dts[&kind]
         );
-        let view = p.track(kind).unwrap();
+        let view = p.track(TrackId::new(kind, 0)).unwrap();
         assert!(view.open.is_none(), "{kind:?}: nothing in progress");
         let text = weir_packager::hls::write_media(&weir_packager::playlists::media_playlist(
-            &view, 2, false, None, None,
+            &view,
+            2,
+            false,
+            None,
+            &[],
         ))
         .unwrap();
         assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
@@ -473,17 +477,17 @@ impl Synthetic {
         let ll = Some(weir_packager::playlists::LowLatency {
             part_target: self.p.config().part_target(),
         });
-        let view = self.p.track(kind).unwrap();
+        let view = self.p.track(TrackId::new(kind, 0)).unwrap();
         let other = match kind {
-            TrackKind::Video => self.p.track(TrackKind::Audio),
-            TrackKind::Audio => self.p.track(TrackKind::Video),
+            TrackKind::Video => self.p.track(TrackId::new(TrackKind::Audio, 0)),
+            TrackKind::Audio => self.p.track(TrackId::new(TrackKind::Video, 0)),
         };
         let playlist = weir_packager::playlists::media_playlist(
             &view,
             target_duration,
             false,
             ll,
-            other.as_ref(),
+            &other.iter().collect::<Vec<_>>(),
         );
         weir_packager::hls::write_media(&playlist).unwrap()
     }
@@ -589,7 +593,7 @@ fn a_new_instance_continues_the_numbering_under_new_names() {
     let last = segments(&events1, TrackKind::Video).last().unwrap().number;
     assert_eq!(start.instance, next);
     assert_eq!(start.media_sequence, last + 1);
-    let first_view = first.track(TrackKind::Video).unwrap();
+    let first_view = first.track(TrackId::new(TrackKind::Video, 0)).unwrap();
     assert_eq!(
         start.discontinuity_sequence,
         first_view.discontinuity_sequence + 1
@@ -617,7 +621,7 @@ fn a_new_instance_continues_the_numbering_under_new_names() {
         let segs = segments(&events2, kind);
         assert_eq!(segs[0].number, last + 1, "{kind:?}");
         assert!(!segs[0].discontinuity, "{kind:?}: a fresh playlist");
-        let view = second.track(kind).unwrap();
+        let view = second.track(TrackId::new(kind, 0)).unwrap();
         assert!(view.media_sequence > last, "{kind:?}");
         assert_eq!(
             view.discontinuity_sequence, start.discontinuity_sequence,
@@ -626,11 +630,11 @@ fn a_new_instance_continues_the_numbering_under_new_names() {
     }
     let target = second.target_duration().unwrap();
     let text = weir_packager::hls::write_media(&weir_packager::playlists::media_playlist(
-        &second.track(TrackKind::Video).unwrap(),
+        &second.track(TrackId::new(TrackKind::Video, 0)).unwrap(),
         target,
         second.is_ended(),
         None,
-        None,
+        &[],
     ))
     .unwrap();
     assert!(text.contains("video/mx2k2biz/seg-"), "{text}");

@@ -61,17 +61,32 @@ pub struct FragmentSpec<'a> {
     /// `data[i]` is sample `i`'s payload (length-prefixed NAL units for AVC,
     /// a raw AAC frame for AAC). Same length as `samples`.
     pub data: &'a [Bytes],
-    /// Write a `styp` first (brands in [`super::brands`]): set on the first
-    /// chunk of a media segment.
-    pub styp: bool,
-    /// Video: sample flags follow [`SampleInfo::is_sync`]. Audio: every
-    /// sample is a sync sample.
-    pub video: bool,
+    pub header: ChunkHeader,
+    pub sync: SyncSamples,
+}
+
+/// What comes before the chunk's `moof`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkHeader {
+    /// A `styp` (brands in [`super::brands`]): the first chunk of a media
+    /// segment.
+    SegmentType,
+    /// Nothing: a later chunk of the segment.
+    None,
+}
+
+/// Which samples are sync samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncSamples {
+    /// As [`SampleInfo::is_sync`] says (video).
+    Flagged,
+    /// Every one (audio).
+    All,
 }
 
 impl FragmentSpec<'_> {
     fn flags_of(&self, sample: &SampleInfo) -> u32 {
-        if !self.video || sample.is_sync {
+        if self.sync == SyncSamples::All || sample.is_sync {
             SYNC_SAMPLE_FLAGS
         } else {
             NON_SYNC_SAMPLE_FLAGS
@@ -97,7 +112,7 @@ pub fn write_fragment(spec: &FragmentSpec) -> Result<Bytes, BoxError> {
     // moof: 8 + mfhd 16 + traf 8 + tfhd ≤ 28 + tfdt 20 + trun ≤ 24 + 16/sample.
     let header_estimate = spec.samples.len().saturating_mul(16).saturating_add(256);
     let mut w = BoxWriter::with_capacity(header_estimate.saturating_add(payload_len));
-    if spec.styp {
+    if spec.header == ChunkHeader::SegmentType {
         write_styp(&mut w)?;
     }
     let moof_start = w.position();
@@ -357,8 +372,12 @@ mod tests {
             base_media_decode_time: 0,
             samples,
             data,
-            styp: false,
-            video,
+            header: ChunkHeader::None,
+            sync: if video {
+                SyncSamples::Flagged
+            } else {
+                SyncSamples::All
+            },
         }
     }
 

@@ -35,7 +35,8 @@ mod sample_entry;
 pub mod writer;
 
 pub use fragment::{
-    write_fragment, FragmentSpec, SampleInfo, NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS,
+    write_fragment, ChunkHeader, FragmentSpec, SampleInfo, SyncSamples, NON_SYNC_SAMPLE_FLAGS,
+    SYNC_SAMPLE_FLAGS,
 };
 pub use init::{
     audio_frame_ticks, audio_init, audio_timescale, video_init, MOVIE_TIMESCALE, VIDEO_TIMESCALE,

@@ -51,8 +51,8 @@ impl LowLatencyDash {
 
 /// One stream's state at one update.
 pub struct LiveState<'a> {
-    pub video: Option<&'a TrackView>,
-    pub audio: Option<&'a TrackView>,
+    /// Every track, video first (the reference: the first of them).
+    pub tracks: &'a [TrackView],
     pub clock: &'a PeriodClock,
     /// The media playlists' TARGETDURATION, seconds.
     pub target_duration: u32,
@@ -69,7 +69,11 @@ pub struct LiveState<'a> {
 pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
     let ast = state.clock.availability_start()?;
     let ll = settings.low_latency;
-    let reference = state.video.or(state.audio)?;
+    let reference = state
+        .tracks
+        .iter()
+        .find(|v| v.id.kind == TrackKind::Video)
+        .or(state.tracks.first())?;
     let target = Duration::from_secs(u64::from(state.target_duration.max(1)));
     let window = u32::try_from(settings.window.max(1)).unwrap_or(u32::MAX);
     let tsbd = target.saturating_mul(window);
@@ -80,16 +84,17 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
     // AdaptationSets must not change across updates (DASH-MPD-02), and the
     // other track's first segment there closes a moment after the reference's.
     if !state.ended {
-        let newest_of = |v: Option<&TrackView>| v.and_then(|v| v.segments.last()).map(|s| s.period);
-        let others = [state.video, state.audio]
-            .into_iter()
-            .flatten()
-            .filter(|v| v.kind != reference.kind);
-        let lagging = others.into_iter().any(|v| {
-            newest_of(Some(v))
-                .zip(indices.last())
-                .is_some_and(|(o, r)| o < *r)
-        });
+        let lagging = state
+            .tracks
+            .iter()
+            .filter(|v| v.id != reference.id)
+            .any(|v| {
+                v.segments
+                    .last()
+                    .map(|s| s.period)
+                    .zip(indices.last())
+                    .is_some_and(|(o, r)| o < *r)
+            });
         if lagging && indices.len() > 1 {
             indices.pop();
         }
@@ -100,9 +105,9 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
         let Some(anchor) = state.clock.period(index) else {
             continue;
         };
-        let mut sets = Vec::with_capacity(2);
-        for (id, view) in [(1, state.video), (2, state.audio)] {
-            let Some(view) = view else { continue };
+        let mut sets: Vec<AdaptationSet> = Vec::with_capacity(2);
+        let mut audio_sets = 0;
+        for view in state.tracks {
             let mut segments: Vec<&SegmentInfo> =
                 view.segments.iter().filter(|s| s.period == index).collect();
             let Some(first) = segments.first().copied() else {
@@ -167,34 +172,57 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
                     value: settings.time_url.clone(),
                 },
             });
-            sets.push(AdaptationSet {
-                id,
-                content_type: match view.kind {
-                    TrackKind::Video => ContentType::Video,
-                    TrackKind::Audio => ContentType::Audio,
+            let representation = Representation {
+                id: view.id.to_string(),
+                codecs: view.codec.clone(),
+                bandwidth: view.peak_bitrate.max(1),
+                media: media_attributes(view),
+                template: SegmentTemplate {
+                    timescale,
+                    presentation_time_offset: pto,
+                    initialization: first.init.to_string(),
+                    media: FileName::segment_template(view.id, view.instance),
+                    start_number: first.number,
+                    timeline,
+                    // DASH-LL-01: segment duration − chunk duration.
+                    availability_time_offset: ll.map(|ll| {
+                        target
+                            .saturating_sub(ll.chunk)
+                            .max(Duration::from_millis(1))
+                    }),
                 },
-                producer_reference_time,
-                representation: Representation {
-                    id: kind_name(view.kind).to_owned(),
-                    codecs: view.codec.clone(),
-                    bandwidth: view.peak_bitrate.max(1),
-                    media: media_attributes(view),
-                    template: SegmentTemplate {
-                        timescale,
-                        presentation_time_offset: pto,
-                        initialization: first.init.to_string(),
-                        media: FileName::segment_template(view.kind, view.instance),
-                        start_number: first.number,
-                        timeline,
-                        // DASH-LL-01: segment duration − chunk duration.
-                        availability_time_offset: ll.map(|ll| {
-                            target
-                                .saturating_sub(ll.chunk)
-                                .max(Duration::from_millis(1))
-                        }),
-                    },
+            };
+            // The video tracks are Representations of one set (a player
+            // switches between them); each audio track is a set of its own
+            // (an alternative, not a bitrate).
+            match view.id.kind {
+                TrackKind::Video => match sets
+                    .iter_mut()
+                    .find(|s| s.content_type == ContentType::Video)
+                {
+                    Some(set) => {
+                        set.segment_alignment &= view.aligned;
+                        set.representations.push(representation);
+                    }
+                    None => sets.push(AdaptationSet {
+                        id: 1,
+                        content_type: ContentType::Video,
+                        segment_alignment: view.aligned,
+                        producer_reference_time,
+                        representations: vec![representation],
+                    }),
                 },
-            });
+                TrackKind::Audio => {
+                    sets.push(AdaptationSet {
+                        id: 2 + audio_sets,
+                        content_type: ContentType::Audio,
+                        segment_alignment: true,
+                        producer_reference_time,
+                        representations: vec![representation],
+                    });
+                    audio_sets += 1;
+                }
+            }
         }
         periods.push(Period {
             id: format!("p{index}"),
@@ -256,13 +284,6 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
     })
 }
 
-fn kind_name(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video",
-        TrackKind::Audio => "audio",
-    }
-}
-
 fn media_attributes(view: &TrackView) -> MediaAttributes {
     match (&view.video, &view.audio) {
         (Some(v), _) => MediaAttributes::Video {
@@ -275,7 +296,7 @@ fn media_attributes(view: &TrackView) -> MediaAttributes {
             sampling_rate: a.sample_rate,
             channels: a.channels,
         },
-        (None, None) => match view.kind {
+        (None, None) => match view.id.kind {
             TrackKind::Video => MediaAttributes::Video {
                 width: 0,
                 height: 0,

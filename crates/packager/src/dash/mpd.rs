@@ -74,13 +74,18 @@ impl ContentType {
     }
 }
 
-/// One media type, one Representation (Weir does not transcode).
+/// One media type: the video tracks as Representations of one set, each
+/// audio track a set of its own (Weir does not transcode: the tracks are
+/// what the publisher sent).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdaptationSet {
     pub id: u32,
     pub content_type: ContentType,
+    /// `@segmentAlignment`: every Representation's segments start and end at
+    /// the same times — a fact the packager measured, never assumed.
+    pub segment_alignment: bool,
     pub producer_reference_time: Option<ProducerReferenceTime>,
-    pub representation: Representation,
+    pub representations: Vec<Representation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -310,71 +315,80 @@ fn write_period(w: &mut Writer<Vec<u8>>, p: &Period) -> io::Result<()> {
 
 fn write_adaptation_set(w: &mut Writer<Vec<u8>>, a: &AdaptationSet) -> io::Result<()> {
     let id = a.id.to_string();
-    let r = &a.representation;
-    let bandwidth = r.bandwidth.to_string();
-    let mut rep = w
+    let mut set = w
         .create_element("AdaptationSet")
         .with_attribute(("id", id.as_str()))
         .with_attribute(("contentType", a.content_type.name()))
         .with_attribute(("mimeType", a.content_type.mime()))
-        .with_attribute(("segmentAlignment", "true"))
+        .with_attribute((
+            "segmentAlignment",
+            if a.segment_alignment { "true" } else { "false" },
+        ))
         .with_attribute(("startWithSAP", "1"));
     if a.content_type == ContentType::Audio {
-        // An audio-only or video+audio stream has one language-less track.
-        rep = rep.with_attribute(("lang", "und"));
+        // Weir knows no language for a track yet.
+        set = set.with_attribute(("lang", "und"));
     }
-    rep.write_inner_content(|w| {
+    set.write_inner_content(|w| {
         if let Some(prt) = &a.producer_reference_time {
             write_producer_reference_time(w, prt)?;
         }
-        let mut el = w
-            .create_element("Representation")
-            .with_attribute(("id", r.id.as_str()))
-            .with_attribute(("codecs", r.codecs.as_str()))
-            .with_attribute(("bandwidth", bandwidth.as_str()));
-        let channels;
-        match &r.media {
-            MediaAttributes::Video {
-                width,
-                height,
-                frame_rate,
-                sar,
-            } => {
-                let (wd, ht) = (width.to_string(), height.to_string());
-                let sar = format!("{}:{}", sar.0, sar.1);
-                el = el
-                    .with_attribute(("width", wd.as_str()))
-                    .with_attribute(("height", ht.as_str()));
-                if let Some((n, d)) = frame_rate {
-                    let fr = if *d == 1 {
-                        n.to_string()
-                    } else {
-                        format!("{n}/{d}")
-                    };
-                    el = el.with_attribute(("frameRate", fr.as_str()));
-                }
-                el = el.with_attribute(("sar", sar.as_str()));
-                channels = None;
-            }
-            MediaAttributes::Audio {
-                sampling_rate,
-                channels: c,
-            } => {
-                let sr = sampling_rate.to_string();
-                el = el.with_attribute(("audioSamplingRate", sr.as_str()));
-                channels = Some(c.to_string());
-            }
+        for r in &a.representations {
+            write_representation(w, r)?;
         }
-        el.write_inner_content(|w| {
-            if let Some(c) = &channels {
-                w.create_element("AudioChannelConfiguration")
-                    .with_attribute(("schemeIdUri", AUDIO_CHANNELS_SCHEME))
-                    .with_attribute(("value", c.as_str()))
-                    .write_empty()?;
-            }
-            write_template(w, &r.template)
-        })?;
         Ok::<(), io::Error>(())
+    })?;
+    Ok(())
+}
+
+fn write_representation(w: &mut Writer<Vec<u8>>, r: &Representation) -> io::Result<()> {
+    let bandwidth = r.bandwidth.to_string();
+    let mut el = w
+        .create_element("Representation")
+        .with_attribute(("id", r.id.as_str()))
+        .with_attribute(("codecs", r.codecs.as_str()))
+        .with_attribute(("bandwidth", bandwidth.as_str()));
+    let channels;
+    match &r.media {
+        MediaAttributes::Video {
+            width,
+            height,
+            frame_rate,
+            sar,
+        } => {
+            let (wd, ht) = (width.to_string(), height.to_string());
+            let sar = format!("{}:{}", sar.0, sar.1);
+            el = el
+                .with_attribute(("width", wd.as_str()))
+                .with_attribute(("height", ht.as_str()));
+            if let Some((n, d)) = frame_rate {
+                let fr = if *d == 1 {
+                    n.to_string()
+                } else {
+                    format!("{n}/{d}")
+                };
+                el = el.with_attribute(("frameRate", fr.as_str()));
+            }
+            el = el.with_attribute(("sar", sar.as_str()));
+            channels = None;
+        }
+        MediaAttributes::Audio {
+            sampling_rate,
+            channels: c,
+        } => {
+            let sr = sampling_rate.to_string();
+            el = el.with_attribute(("audioSamplingRate", sr.as_str()));
+            channels = Some(c.to_string());
+        }
+    }
+    el.write_inner_content(|w| {
+        if let Some(c) = &channels {
+            w.create_element("AudioChannelConfiguration")
+                .with_attribute(("schemeIdUri", AUDIO_CHANNELS_SCHEME))
+                .with_attribute(("value", c.as_str()))
+                .write_empty()?;
+        }
+        write_template(w, &r.template)
     })?;
     Ok(())
 }

@@ -16,13 +16,14 @@ use super::HlsError;
 /// audio; Weir follows that suggestion.
 pub const MULTIVARIANT_MEDIA_VERSION: u32 = 4;
 
-/// What the publish carries; at least one of `video` and `audio`.
+/// What the publish carries; at least one video variant or audio rendition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Multivariant {
-    /// The video media playlist, if the publish has video.
-    pub video: Option<VideoVariant>,
-    /// The audio media playlist, if the publish has audio.
-    pub audio: Option<AudioRendition>,
+    /// One variant per video track.
+    pub video: Vec<VideoVariant>,
+    /// One rendition per audio track, all in one group; the first is the
+    /// default.
+    pub audio: Vec<AudioRendition>,
     /// EXT-X-INDEPENDENT-SEGMENTS: every segment of every media playlist
     /// starts with a keyframe (HLS-PL-06).
     pub independent_segments: bool,
@@ -103,61 +104,13 @@ pub struct AudioRendition {
 pub fn write_multivariant(m: &Multivariant) -> Result<String, HlsError> {
     let mut out = String::with_capacity(512);
     out.push_str("#EXTM3U\n");
-    match (&m.video, &m.audio) {
-        (None, None) => Err(HlsError::NoMedia),
-        (Some(video), Some(audio)) => {
-            line(
-                &mut out,
-                format_args!("#EXT-X-VERSION:{MULTIVARIANT_MEDIA_VERSION}"),
-            );
-            independent(&mut out, m);
-            write_audio_media(&mut out, audio)?;
-            let bandwidth = video
-                .bandwidth
-                .checked_add(audio.bandwidth)
-                .ok_or_else(|| {
-                    HlsError::invalid_value("BANDWIDTH", "video + audio overflows u64")
-                })?;
-            let average = match (video.average_bandwidth, audio.average_bandwidth) {
-                (Some(v), Some(a)) => Some(v.checked_add(a).ok_or_else(|| {
-                    HlsError::invalid_value("AVERAGE-BANDWIDTH", "video + audio overflows u64")
-                })?),
-                // A partial sum would understate the variant.
-                _ => None,
-            };
-            check_bandwidth(video.bandwidth, video.average_bandwidth)?;
-            check_bandwidth(audio.bandwidth, audio.average_bandwidth)?;
-            check_codec("video CODECS", &video.codecs)?;
-            check_codec("audio CODECS", &audio.codecs)?;
-            let codecs = format!("{},{}", video.codecs, audio.codecs);
-            let mut attrs = Attrs::new(&mut out, "EXT-X-STREAM-INF");
-            attrs.raw("BANDWIDTH", bandwidth);
-            if let Some(average) = average {
-                attrs.raw("AVERAGE-BANDWIDTH", average);
-            }
-            attrs.quoted_unchecked("CODECS", &codecs);
-            video_attrs(&mut attrs, video)?;
-            attrs.quoted_unchecked("AUDIO", &audio.group_id).finish();
-            uri_line(&mut out, &video.uri)?;
-            Ok(out)
+    if m.video.is_empty() {
+        // Audio only: each rendition is a variant of its own.
+        if m.audio.is_empty() {
+            return Err(HlsError::NoMedia);
         }
-        (Some(video), None) => {
-            independent(&mut out, m);
-            check_bandwidth(video.bandwidth, video.average_bandwidth)?;
-            check_codec("video CODECS", &video.codecs)?;
-            let mut attrs = Attrs::new(&mut out, "EXT-X-STREAM-INF");
-            attrs.raw("BANDWIDTH", video.bandwidth);
-            if let Some(average) = video.average_bandwidth {
-                attrs.raw("AVERAGE-BANDWIDTH", average);
-            }
-            attrs.quoted_unchecked("CODECS", &video.codecs);
-            video_attrs(&mut attrs, video)?;
-            attrs.finish();
-            uri_line(&mut out, &video.uri)?;
-            Ok(out)
-        }
-        (None, Some(audio)) => {
-            independent(&mut out, m);
+        independent(&mut out, m);
+        for audio in &m.audio {
             check_bandwidth(audio.bandwidth, audio.average_bandwidth)?;
             check_codec("audio CODECS", &audio.codecs)?;
             // The rendition's own attributes are not written, but they must
@@ -170,9 +123,79 @@ pub fn write_multivariant(m: &Multivariant) -> Result<String, HlsError> {
             }
             attrs.quoted_unchecked("CODECS", &audio.codecs).finish();
             uri_line(&mut out, &audio.uri)?;
-            Ok(out)
+        }
+        return Ok(out);
+    }
+    if m.audio.is_empty() {
+        independent(&mut out, m);
+        for video in &m.video {
+            check_bandwidth(video.bandwidth, video.average_bandwidth)?;
+            check_codec("video CODECS", &video.codecs)?;
+            let mut attrs = Attrs::new(&mut out, "EXT-X-STREAM-INF");
+            attrs.raw("BANDWIDTH", video.bandwidth);
+            if let Some(average) = video.average_bandwidth {
+                attrs.raw("AVERAGE-BANDWIDTH", average);
+            }
+            attrs.quoted_unchecked("CODECS", &video.codecs);
+            video_attrs(&mut attrs, video)?;
+            attrs.finish();
+            uri_line(&mut out, &video.uri)?;
+        }
+        return Ok(out);
+    }
+    line(
+        &mut out,
+        format_args!("#EXT-X-VERSION:{MULTIVARIANT_MEDIA_VERSION}"),
+    );
+    independent(&mut out, m);
+    let mut audio_codecs: Vec<&str> = Vec::with_capacity(m.audio.len());
+    for (i, audio) in m.audio.iter().enumerate() {
+        check_bandwidth(audio.bandwidth, audio.average_bandwidth)?;
+        check_codec("audio CODECS", &audio.codecs)?;
+        // The first rendition is the default; players pick others by
+        // LANGUAGE or NAME (rfc8216bis §4.4.6.1.1).
+        write_audio_media(&mut out, audio, i == 0)?;
+        if !audio_codecs.contains(&audio.codecs.as_str()) {
+            audio_codecs.push(&audio.codecs);
         }
     }
+    // A variant's BANDWIDTH covers the most demanding rendition it can be
+    // played with (HLS-MV-01); its CODECS every codec of the group.
+    let audio_peak = m.audio.iter().map(|a| a.bandwidth).max().unwrap_or(0);
+    let audio_average = m
+        .audio
+        .iter()
+        .map(|a| a.average_bandwidth)
+        .try_fold(0, |max: u64, a| a.map(|a| max.max(a)));
+    let audio_codecs = audio_codecs.join(",");
+    let group = m.audio.first().map_or("audio", |a| a.group_id.as_str());
+    for video in &m.video {
+        let bandwidth = video
+            .bandwidth
+            .checked_add(audio_peak)
+            .ok_or_else(|| HlsError::invalid_value("BANDWIDTH", "video + audio overflows u64"))?;
+        let average = match (video.average_bandwidth, audio_average) {
+            (Some(v), Some(a)) => Some(v.checked_add(a).ok_or_else(|| {
+                HlsError::invalid_value("AVERAGE-BANDWIDTH", "video + audio overflows u64")
+            })?),
+            // A partial sum would understate the variant.
+            _ => None,
+        };
+        check_bandwidth(video.bandwidth, video.average_bandwidth)?;
+        check_codec("video CODECS", &video.codecs)?;
+        let codecs = format!("{},{audio_codecs}", video.codecs);
+        let mut attrs = Attrs::new(&mut out, "EXT-X-STREAM-INF");
+        attrs.raw("BANDWIDTH", bandwidth);
+        if let Some(average) = average {
+            attrs.raw("AVERAGE-BANDWIDTH", average);
+        }
+        attrs.quoted_unchecked("CODECS", &codecs);
+        video_attrs(&mut attrs, video)?;
+        // Every rendition of one group, whatever the variant.
+        attrs.quoted_unchecked("AUDIO", group).finish();
+        uri_line(&mut out, &video.uri)?;
+    }
+    Ok(out)
 }
 
 fn independent(out: &mut String, m: &Multivariant) {
@@ -251,7 +274,11 @@ fn check_audio(audio: &AudioRendition) -> Result<(), HlsError> {
     Ok(())
 }
 
-fn write_audio_media(out: &mut String, audio: &AudioRendition) -> Result<(), HlsError> {
+fn write_audio_media(
+    out: &mut String,
+    audio: &AudioRendition,
+    default: bool,
+) -> Result<(), HlsError> {
     check_audio(audio)?;
     let mut attrs = Attrs::new(out, "EXT-X-MEDIA");
     attrs
@@ -262,7 +289,7 @@ fn write_audio_media(out: &mut String, audio: &AudioRendition) -> Result<(), Hls
         attrs.quoted_unchecked("LANGUAGE", language);
     }
     attrs
-        .raw("DEFAULT", "YES")
+        .raw("DEFAULT", if default { "YES" } else { "NO" })
         .raw("AUTOSELECT", "YES")
         .quoted_unchecked("CHANNELS", &audio.channels.to_string());
     if let Some(rate) = audio.sample_rate {
