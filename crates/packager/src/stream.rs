@@ -845,6 +845,12 @@ impl StreamPackager {
         }
     }
 
+    /// The number of the reference's segment in progress.
+    fn reference_next_number(&self) -> Option<u64> {
+        let r = self.reference()?;
+        self.lanes.get(&r).map(|l| l.track.window.next_number())
+    }
+
     /// The reference is video and has had its first key frame: the other
     /// tracks' frames go through.
     fn video_started_for(&self, reference: TrackId) -> bool {
@@ -915,6 +921,7 @@ impl StreamPackager {
     ) -> Result<(), PackagerError> {
         let half = self.policy.target_ms / 2;
         let current = self.periods.current;
+        let reference_next = self.reference_next_number();
         let Some(l) = self.lanes.get_mut(&id) else {
             return Ok(());
         };
@@ -945,6 +952,9 @@ impl StreamPackager {
         if cut {
             if l.cuts.segment_start_ms.is_none() && l.cuts.pending.is_empty() {
                 l.cuts.period = current;
+            }
+            if let Some(n) = reference_next {
+                l.track.window.follow_numbering(n);
             }
             while let Some(&(t, p)) = l.cuts.pending.front() {
                 if t > f.dts_ms + half {
@@ -1004,6 +1014,7 @@ impl StreamPackager {
         now: SystemTime,
     ) -> Result<(), PackagerError> {
         let current = self.periods.current;
+        let reference_next = self.reference_next_number();
         let overdue_ms = self
             .policy
             .target_ms
@@ -1018,6 +1029,9 @@ impl StreamPackager {
             let mut cut = l.cuts.segment_start_ms.is_none();
             if cut {
                 l.cuts.period = current;
+                if let Some(n) = reference_next {
+                    l.track.window.follow_numbering(n);
+                }
             }
             // Cut at the frame whose decode time (counted in samples,
             // which runs up to a frame and a half from the rounded

@@ -56,6 +56,9 @@ pub(crate) struct Window {
     next_number: u64,
     /// Discontinuities that slid out of the window (HLS-PL-04).
     discontinuity_sequence: u64,
+    /// No segment was made yet: the numbering may still follow the
+    /// reference's.
+    fresh: bool,
 }
 
 impl Window {
@@ -64,6 +67,16 @@ impl Window {
             segments: VecDeque::new(),
             next_number,
             discontinuity_sequence,
+            fresh: true,
+        }
+    }
+
+    /// A track that starts after the reference numbers its first segment
+    /// as the reference's segment at the same time, so that renditions'
+    /// sequence numbers match (LL-HLS rendition reports, player switches).
+    pub fn follow_numbering(&mut self, reference_next: u64) {
+        if self.fresh {
+            self.next_number = reference_next;
         }
     }
 
@@ -193,6 +206,7 @@ impl Track {
                 segments: std::mem::take(&mut self.window.segments),
                 next_number: self.window.next_number,
                 discontinuity_sequence: self.window.discontinuity_sequence,
+                fresh: self.window.fresh,
             },
             rates: self.rates,
             fragment_sequence: self.fragment_sequence,
@@ -293,6 +307,7 @@ impl Track {
         }
         let number = self.window.next_number;
         self.window.next_number += 1;
+        self.window.fresh = false;
         let info = SegmentInfo {
             number,
             name: FileName::Segment {
