@@ -12,7 +12,7 @@ use crate::hls::{
     VideoVariant,
 };
 use crate::names::FileName;
-use crate::stream::{PartInfo, TrackView};
+use crate::view::{PartInfo, TrackView};
 
 /// Low-latency HLS settings (LLHLS-01…11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

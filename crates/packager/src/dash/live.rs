@@ -18,7 +18,7 @@ use super::mpd::{
 };
 use crate::clock::{MediaTime, PeriodClock};
 use crate::names::FileName;
-use crate::stream::{SegmentInfo, TrackView};
+use crate::view::{SegmentInfo, TrackView};
 
 /// What the host decides about every MPD of a stream.
 #[derive(Clone, Debug)]
