@@ -191,6 +191,61 @@ fn truncate_to_ms(t: SystemTime) -> SystemTime {
     }
 }
 
+/// The stream's DASH Periods: the clock that anchors them and the number
+/// of the current one (the Period of the reference track's open segment).
+/// Every track's segments carry the Period of the reference cut they
+/// follow, so a Period starts at the same cut on every track.
+#[derive(Debug)]
+pub(crate) struct Periods {
+    clock: PeriodClock,
+    current: u64,
+    /// A segment was cut already (the first cut never opens a new Period).
+    cut_once: bool,
+    /// The drift guard (or the host) asked for a new Period at the next cut.
+    split_pending: bool,
+}
+
+impl Periods {
+    pub fn new(drift_threshold: Duration) -> Self {
+        Periods {
+            clock: PeriodClock::new(drift_threshold),
+            current: 0,
+            cut_once: false,
+            split_pending: false,
+        }
+    }
+
+    pub fn current(&self) -> u64 {
+        self.current
+    }
+
+    pub fn clock(&self) -> &PeriodClock {
+        &self.clock
+    }
+
+    pub fn clock_mut(&mut self) -> &mut PeriodClock {
+        &mut self.clock
+    }
+
+    /// Start a new Period at the next reference cut.
+    pub fn split(&mut self) {
+        self.split_pending = true;
+    }
+
+    /// The Period of the next reference cut, advancing it when that cut
+    /// follows a discontinuity or a split was asked for.
+    pub fn next(&mut self, discontinuity: bool) -> u64 {
+        // A pending split is used up by this cut either way: a discontinuity
+        // opens the new Period it asked for.
+        let split = std::mem::take(&mut self.split_pending);
+        if (discontinuity || split) && self.cut_once {
+            self.current += 1;
+        }
+        self.cut_once = true;
+        self.current
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,11 +9,13 @@
 
 pub mod boxes;
 pub mod clock;
+pub mod cuts;
 pub mod dash;
 pub mod filler;
 pub mod hls;
 pub mod manifests;
 pub mod names;
+mod pdt;
 pub mod playlists;
 pub mod segmenter;
 pub mod stream;

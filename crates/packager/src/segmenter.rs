@@ -16,7 +16,7 @@
 //! Cut decisions belong to the caller ([`TrackSegmenter::push`] takes `cut`):
 //! the stream-level policy cuts video at key frames once the target duration
 //! is reached and cuts audio at the video boundaries (or by duration for
-//! audio-only streams). See [`CutPolicy`].
+//! audio-only streams). See [`crate::cuts`].
 
 use std::collections::VecDeque;
 
@@ -305,6 +305,12 @@ impl TrackSegmenter {
         (self.started && self.pending.is_none()).then_some(self.committed_end)
     }
 
+    /// A segment is open (or a frame held that will open one): the next
+    /// cut ends it.
+    pub fn is_open(&self) -> bool {
+        self.segment_start.is_some() || self.pending.is_some()
+    }
+
     /// Next output, in order.
     pub fn poll(&mut self) -> Option<Output> {
         self.out.pop_front()
@@ -409,30 +415,10 @@ impl TrackSegmenter {
     }
 }
 
-/// When to start a new segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CutPolicy {
-    /// Configured target segment duration, ms.
-    pub target_ms: i64,
-}
-
-impl CutPolicy {
-    /// Video: cut at a key frame once the open segment has reached the target
-    /// (a GOP longer than the target makes a longer segment; the playlist's
-    /// TARGETDURATION accounts for it, HLS-LIVE-06).
-    pub fn cut_video(&self, segment_start_ms: Option<i64>, dts_ms: i64, keyframe: bool) -> bool {
-        keyframe && segment_start_ms.is_none_or(|s| dts_ms - s >= self.target_ms)
-    }
-
-    /// Audio-only streams: cut by duration.
-    pub fn cut_audio_only(&self, segment_start_ms: Option<i64>, dts_ms: i64) -> bool {
-        segment_start_ms.is_none_or(|s| dts_ms - s >= self.target_ms)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cuts::CutPolicy;
     use proptest::prelude::*;
 
     const VIDEO_TS: u32 = 90_000;

@@ -12,10 +12,12 @@ use bytes::Bytes;
 use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
 
 use crate::boxes;
-use crate::clock::{MediaTime, PeriodClock, Verdict};
+use crate::clock::{MediaTime, PeriodClock, Periods, Verdict};
+use crate::cuts::{CutPolicy, LaneCuts, RefCut};
 use crate::filler::silent_aac_frame;
 use crate::names::{FileName, InstanceId, TrackId};
-use crate::segmenter::{CutPolicy, FrameIn, Output, PartGrid, Timing, TrackSegmenter};
+use crate::pdt::Anchors;
+use crate::segmenter::{FrameIn, Output, PartGrid, Timing, TrackSegmenter};
 use crate::track::{Carried, MediaParams, Track, TrackConfig};
 pub use crate::view::{
     segment_bitrate, snap_frame_rate, AudioParams, OpenSegment, PackagerError, PartInfo,
@@ -126,25 +128,6 @@ struct Lane {
     cuts: LaneCuts,
 }
 
-/// Where a track stands in the stream's segmentation.
-#[derive(Default)]
-struct LaneCuts {
-    /// Media time (ms) where its open segment started.
-    segment_start_ms: Option<i64>,
-    /// Reference cuts not yet applied here: media ms and the Period of the
-    /// reference segment starting there.
-    pending: VecDeque<(i64, u64)>,
-    /// The Period of the segment this track is building, when it follows
-    /// the reference's cuts.
-    period: u64,
-    /// Video: its first key frame came (earlier frames are undecodable,
-    /// pitfall 24).
-    started: bool,
-    /// A frame dropped before the reference's first key frame carried a
-    /// discontinuity: the next frame kept takes it.
-    carried_discontinuity: bool,
-}
-
 /// What the stream is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -153,52 +136,6 @@ enum Phase {
     /// come back ([`StreamPackager::reconnect`]).
     Waiting,
     Ended,
-}
-
-/// DASH Periods: the wall-clock anchors and the number of the current one.
-struct Periods {
-    clock: PeriodClock,
-    /// Period of the reference track's open segment.
-    current: u64,
-    /// A segment was cut already (the first cut never opens a new Period).
-    cut_once: bool,
-    /// The drift guard (or the host) asked for a new Period at the next cut.
-    split_pending: bool,
-}
-
-/// Wall clock ↔ media time anchors for PROGRAM-DATE-TIME, newest last:
-/// (wall clock, media ms it maps). A reconnect adds one; segments made
-/// before it keep the mapping of their own publisher.
-#[derive(Default)]
-struct Anchors {
-    list: Vec<(SystemTime, i64)>,
-    /// A new anchor is taken at the next frame (start, or after a reconnect).
-    pending: bool,
-}
-
-impl Anchors {
-    fn take(&mut self, now: SystemTime, dts_ms: i64) {
-        if std::mem::take(&mut self.pending) {
-            self.list.push((now, dts_ms));
-            // Only segments still in a window can need an old anchor.
-            if self.list.len() > 16 {
-                self.list.remove(0);
-            }
-        }
-    }
-
-    /// PROGRAM-DATE-TIME of media time `start_ms`: the newest anchor at or
-    /// before it.
-    fn program_date_time(&self, start_ms: i64) -> SystemTime {
-        self.list
-            .iter()
-            .rev()
-            .find(|(_, media)| *media <= start_ms)
-            .or(self.list.first())
-            .map_or(SystemTime::UNIX_EPOCH, |(wall, media)| {
-                offset_time(*wall, start_ms - media)
-            })
-    }
 }
 
 /// The time the publisher was away, filled ([`crate::filler`]).
@@ -288,12 +225,7 @@ impl StreamPackager {
             start,
             lanes: BTreeMap::new(),
             policy,
-            periods: Periods {
-                clock: PeriodClock::new(threshold),
-                current: 0,
-                cut_once: false,
-                split_pending: false,
-            },
+            periods: Periods::new(threshold),
             anchors: Anchors {
                 list: Vec::new(),
                 pending: true,
@@ -401,7 +333,7 @@ impl StreamPackager {
 
     /// The DASH presentation timeline: AST and the Periods.
     pub fn clock(&self) -> &PeriodClock {
-        &self.periods.clock
+        self.periods.clock()
     }
 
     /// The longest segment made so far, over every track (MPD@maxSegmentDuration).
@@ -412,21 +344,7 @@ impl StreamPackager {
     /// Start a new DASH Period at the next cut of every track, anchored to
     /// the wall clock afresh (the drift guard does this by itself).
     pub fn split_period(&mut self) {
-        self.periods.split_pending = true;
-    }
-
-    /// The Period of the next reference-track cut, advancing it when that
-    /// cut follows a discontinuity or a split was asked for.
-    fn next_period(&mut self, discontinuity: bool) -> u64 {
-        let p = &mut self.periods;
-        // A pending split is used up by this cut either way: a discontinuity
-        // opens the new Period it asked for.
-        let split = std::mem::take(&mut p.split_pending);
-        if (discontinuity || split) && p.cut_once {
-            p.current += 1;
-        }
-        p.cut_once = true;
-        p.current
+        self.periods.split();
     }
 
     /// Every track's live state, video tracks first.
@@ -466,8 +384,7 @@ impl StreamPackager {
         // Cuts of the closed segments no longer apply; the next frames
         // start segments of their own.
         for lane in self.lanes.values_mut() {
-            lane.cuts.pending.clear();
-            lane.cuts.segment_start_ms = None;
+            lane.cuts.forget();
         }
         self.held.clear();
         self.phase = Phase::Waiting;
@@ -765,9 +682,9 @@ impl StreamPackager {
         let follows = reference.is_some_and(|r| r != id && r.kind == TrackKind::Video)
             && id.kind == TrackKind::Audio;
         seg.set_period(if follows {
-            cuts.period
+            cuts.period()
         } else {
-            self.periods.current
+            self.periods.current()
         });
         let track = Track::new(
             id,
@@ -845,10 +762,23 @@ impl StreamPackager {
         }
     }
 
-    /// The number of the reference's segment in progress.
-    fn reference_next_number(&self) -> Option<u64> {
-        let r = self.reference()?;
-        self.lanes.get(&r).map(|l| l.track.window.next_number())
+    /// The reference track `id` cut at `at_ms`, opening a segment in
+    /// `period`: every other track gets the cut to follow.
+    fn hand_on_cut(&mut self, id: TrackId, at_ms: i64, period: u64) {
+        let Some(number) = self.lanes.get(&id).map(|l| l.track.next_segment_number()) else {
+            return;
+        };
+        for (other, lane) in self.lanes.iter_mut() {
+            if *other == id {
+                lane.track.seg.set_period(period);
+            } else {
+                lane.cuts.reference_cut(RefCut {
+                    at_ms,
+                    period,
+                    number,
+                });
+            }
+        }
     }
 
     /// The reference is video and has had its first key frame: the other
@@ -878,20 +808,12 @@ impl StreamPackager {
             l.cuts.started = true;
         }
         let pending_disc = l.track.pending_discontinuity;
-        let cut = self
-            .policy
-            .cut_video(l.cuts.segment_start_ms, f.dts_ms, f.keyframe)
-            || (pending_disc && f.keyframe);
+        let cut = l
+            .cuts
+            .reference_video(self.policy, f.dts_ms, f.keyframe, pending_disc);
         if cut {
-            l.cuts.segment_start_ms = Some(f.dts_ms);
-            let period = self.next_period(f.discontinuity || pending_disc);
-            for (other, lane) in self.lanes.iter_mut() {
-                if *other == id {
-                    lane.track.seg.set_period(period);
-                } else {
-                    lane.cuts.pending.push_back((f.dts_ms, period));
-                }
-            }
+            let period = self.periods.next(f.discontinuity || pending_disc);
+            self.hand_on_cut(id, f.dts_ms, period);
         }
         self.push_video(id, f, cut, now)?;
         if starting {
@@ -909,19 +831,15 @@ impl StreamPackager {
         Ok(())
     }
 
-    /// Another video track: cuts on its own key frames — at the
-    /// reference's cuts where it has a key frame there, else where its own
-    /// segment reached the target — so that aligned renditions get the
-    /// same boundaries whatever order their frames arrive in.
+    /// Another video track: cuts on its own key frames, at the reference's
+    /// cuts where they allow ([`LaneCuts::follow_video`]).
     fn follower_video(
         &mut self,
         id: TrackId,
         f: &Frame,
         now: SystemTime,
     ) -> Result<(), PackagerError> {
-        let half = self.policy.target_ms / 2;
-        let current = self.periods.current;
-        let reference_next = self.reference_next_number();
+        let current = self.periods.current();
         let Some(l) = self.lanes.get_mut(&id) else {
             return Ok(());
         };
@@ -931,43 +849,17 @@ impl StreamPackager {
             }
             l.cuts.started = true;
         }
-        // Reference cuts within half a target of this track's own last cut
-        // were answered by it.
-        if let Some(start) = l.cuts.segment_start_ms {
-            while let Some(&(t, p)) = l.cuts.pending.front() {
-                if (t - start).abs() >= half {
-                    break;
-                }
-                l.cuts.pending.pop_front();
-                l.cuts.period = p;
-            }
+        let cut = l.cuts.follow_video(
+            self.policy,
+            f.dts_ms,
+            f.keyframe,
+            l.track.pending_discontinuity,
+            current,
+        );
+        if let Some(cut) = cut {
+            l.track.starts_segment(cut);
         }
-        let cut = f.keyframe
-            && (l.cuts.segment_start_ms.is_none()
-                || l.track.pending_discontinuity
-                || l.cuts.pending.front().is_some_and(|(t, _)| *t <= f.dts_ms)
-                || self
-                    .policy
-                    .cut_video(l.cuts.segment_start_ms, f.dts_ms, true));
-        if cut {
-            if l.cuts.segment_start_ms.is_none() && l.cuts.pending.is_empty() {
-                l.cuts.period = current;
-            }
-            if let Some(n) = reference_next {
-                l.track.window.follow_numbering(n);
-            }
-            while let Some(&(t, p)) = l.cuts.pending.front() {
-                if t > f.dts_ms + half {
-                    break;
-                }
-                l.cuts.pending.pop_front();
-                l.cuts.period = p;
-            }
-            l.cuts.segment_start_ms = Some(f.dts_ms);
-            let period = l.cuts.period;
-            l.track.seg.set_period(period);
-        }
-        self.push_video(id, f, cut, now)
+        self.push_video(id, f, cut.is_some(), now)
     }
 
     /// Hands a video frame that passed its track's cut decision to the
@@ -1013,8 +905,7 @@ impl StreamPackager {
         f: &Frame,
         now: SystemTime,
     ) -> Result<(), PackagerError> {
-        let current = self.periods.current;
-        let reference_next = self.reference_next_number();
+        let current = self.periods.current();
         let overdue_ms = self
             .policy
             .target_ms
@@ -1023,16 +914,14 @@ impl StreamPackager {
             return Ok(());
         };
         let cut = if is_reference {
-            self.policy
-                .cut_audio_only(l.cuts.segment_start_ms, f.dts_ms)
-        } else {
-            let mut cut = l.cuts.segment_start_ms.is_none();
+            let cut = l.cuts.reference_audio(self.policy, f.dts_ms);
             if cut {
-                l.cuts.period = current;
-                if let Some(n) = reference_next {
-                    l.track.window.follow_numbering(n);
-                }
+                let disc = f.discontinuity || l.track.pending_discontinuity;
+                let period = self.periods.next(disc);
+                self.hand_on_cut(id, f.dts_ms, period);
             }
+            cut
+        } else {
             // Cut at the frame whose decode time (counted in samples,
             // which runs up to a frame and a half from the rounded
             // millisecond timestamps) is nearest the reference cut, so
@@ -1041,37 +930,12 @@ impl StreamPackager {
             let reach_ms = l.track.seg.decode_time_ms(f.dts_ms, f.discontinuity)
                 + i64::from(l.track.config.default_duration) * 500
                     / i64::from(l.track.config.timescale.max(1));
-            while let Some(&(_, period)) = l.cuts.pending.front().filter(|(t, _)| *t <= reach_ms) {
-                l.cuts.pending.pop_front();
-                l.cuts.period = period;
-                cut = true;
+            let cut = l.cuts.follow_audio(f.dts_ms, reach_ms, current, overdue_ms);
+            if let Some(cut) = cut {
+                l.track.starts_segment(cut);
             }
-            // A reference that stopped sending must not let this track's
-            // segment grow without bound: past the whole window, it cuts
-            // on its own.
-            cut || l
-                .cuts
-                .segment_start_ms
-                .is_some_and(|s| f.dts_ms - s >= overdue_ms)
+            cut.is_some()
         };
-        if cut {
-            l.cuts.segment_start_ms = Some(f.dts_ms);
-            let period = if is_reference {
-                let disc = f.discontinuity || l.track.pending_discontinuity;
-                let period = self.next_period(disc);
-                for (other, lane) in self.lanes.iter_mut() {
-                    if *other != id {
-                        lane.cuts.pending.push_back((f.dts_ms, period));
-                    }
-                }
-                period
-            } else {
-                l.cuts.period
-            };
-            if let Some(l) = self.lanes.get_mut(&id) {
-                l.track.seg.set_period(period);
-            }
-        }
         self.anchors.take(now, f.dts_ms);
         if let Some(l) = self.lanes.get_mut(&id) {
             // An audio frame before the cut (the video's first key
@@ -1149,7 +1013,7 @@ impl StreamPackager {
                         let end = MediaTime::new(base_decode_time + duration, timescale);
                         let verdict = self
                             .periods
-                            .clock
+                            .clock_mut()
                             .segment_made(period, start, end, self.now);
                         // A segment of an older Period (the last one of a
                         // publisher, closed when the next one's media came)
@@ -1157,10 +1021,10 @@ impl StreamPackager {
                         // already. Filler is made at once when the publisher
                         // is back, later than the times it covers: by design.
                         if matches!(verdict, Verdict::Drifted { .. })
-                            && period == self.periods.current
+                            && period == self.periods.current()
                             && !self.gap.filling
                         {
-                            self.periods.split_pending = true;
+                            self.periods.split();
                         }
                     }
                     self.events.push_back(PackagerEvent::Segment {
@@ -1211,15 +1075,6 @@ fn aligned(track: &VecDeque<SegmentInfo>, reference: &VecDeque<SegmentInfo>) -> 
             .all(|x| ys.iter().any(|y| cmp(*x, *y).is_eq()))
     };
     covered(&a, &b) && covered(&b, &a)
-}
-
-fn offset_time(t: SystemTime, ms: i64) -> SystemTime {
-    if ms >= 0 {
-        t + Duration::from_millis(ms as u64)
-    } else {
-        t.checked_sub(Duration::from_millis(ms.unsigned_abs()))
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use weir_flv::TrackKind;
 
 use crate::boxes::{self, ChunkHeader, FragmentSpec, SampleInfo, SyncSamples};
+use crate::cuts::Cut;
 use crate::names::{FileName, InstanceId, TrackId};
 use crate::segmenter::{Chunk, TrackSegmenter};
 use crate::view::{
@@ -71,12 +72,11 @@ impl Window {
         }
     }
 
-    /// A track that starts after the reference numbers its first segment
-    /// as the reference's segment at the same time, so that renditions'
-    /// sequence numbers match (LL-HLS rendition reports, player switches).
-    pub fn follow_numbering(&mut self, reference_next: u64) {
+    /// Until the track made its first segment, its numbering follows the
+    /// reference's.
+    fn follow_numbering(&mut self, reference_number: u64) {
         if self.fresh {
-            self.next_number = reference_next;
+            self.next_number = reference_number;
         }
     }
 
@@ -211,6 +211,25 @@ impl Track {
             rates: self.rates,
             fragment_sequence: self.fragment_sequence,
         }
+    }
+
+    /// The number the segment starting at the next cut will have: the
+    /// next one, or the one after when a segment is open (the cut ends it).
+    pub fn next_segment_number(&self) -> u64 {
+        self.window.next_number + u64::from(self.seg.is_open())
+    }
+
+    /// This track cuts, following a reference cut: its segments are in the
+    /// reference's Period and, for a track that has made none yet, carry
+    /// the reference's numbers (renditions' sequence numbers match: LL-HLS
+    /// rendition reports, player switches).
+    pub fn starts_segment(&mut self, cut: Cut) {
+        // Only the first segment: later cuts end a segment that already
+        // has its number.
+        if let Some(number) = cut.number.filter(|_| !self.seg.is_open()) {
+            self.window.follow_numbering(number);
+        }
+        self.seg.set_period(cut.period);
     }
 
     /// The box track_ID: one per kind, so that the renditions of a kind are
