@@ -496,6 +496,7 @@ impl Config {
             window: self.playlist_window,
             drift_threshold: self.dash_drift_threshold,
             low_latency: self.low_latency,
+            reference_video: None,
         }
     }
 

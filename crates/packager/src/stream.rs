@@ -40,6 +40,9 @@ pub struct PackagerConfig {
     pub drift_threshold: Duration,
     /// List the parts in the playlists (LL-HLS) and serve blocking reloads.
     pub low_latency: bool,
+    /// The video track (by its index) whose cuts the other tracks follow;
+    /// the first video track when unset or absent.
+    pub reference_video: Option<u8>,
 }
 
 impl PackagerConfig {
@@ -66,6 +69,7 @@ impl Default for PackagerConfig {
             window: 6,
             drift_threshold: Duration::from_millis(500),
             low_latency: true,
+            reference_video: None,
         }
     }
 }
@@ -242,9 +246,13 @@ impl StreamPackager {
     /// The track whose cuts the others follow: the first video track, else
     /// the first audio track.
     fn reference(&self) -> Option<TrackId> {
-        let mut ids = self.lanes.keys();
+        let configured = self
+            .config
+            .reference_video
+            .map(|i| TrackId::new(TrackKind::Video, i))
+            .filter(|id| self.lanes.contains_key(id));
         // Video orders first.
-        ids.next().copied()
+        configured.or_else(|| self.lanes.keys().next().copied())
     }
 
     /// Whether a GOP longer than the published TARGETDURATION forced it up

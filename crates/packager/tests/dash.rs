@@ -120,6 +120,7 @@ fn run(s: Scenario) -> Run {
             window: 4,
             drift_threshold: Duration::from_millis(500),
             low_latency: s.low_latency,
+            ..PackagerConfig::default()
         },
         InstanceStart::new(InstanceId::from_millis(1_796_000_000_123)),
     );
