@@ -106,6 +106,9 @@ pub struct Media {
     /// EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT attributes, in order.
     pub preload_hints: Vec<HashMap<String, String>>,
     pub rendition_reports: Vec<HashMap<String, String>>,
+    /// How many times each tag occurs, by name (`#EXT-X-MEDIA-SEQUENCE`);
+    /// URI lines count under "".
+    pub tag_counts: HashMap<String, usize>,
 }
 
 impl Media {
@@ -136,6 +139,13 @@ impl Media {
             .chain(&self.open_parts)
             .map(|p| p.uri.clone())
             .collect()
+    }
+    /// Every init, segment and part URI listed.
+    pub fn uris(&self) -> Vec<String> {
+        let mut v = self.maps();
+        v.extend(self.segments.iter().map(|s| s.uri.clone()));
+        v.extend(self.part_uris());
+        v
     }
     /// URI of the EXT-X-PRELOAD-HINT of TYPE=PART.
     pub fn part_hint(&self) -> Option<String> {
@@ -271,6 +281,7 @@ pub fn parse_media(text: &str) -> Result<Media, String> {
         endlist: pl.end_list,
         playlist_type: pl.playlist_type.map(|t| t.to_string()),
         open_pdt_ms: tail.program_date_time.map(|d| d.timestamp_millis()),
+        tag_counts: counts.clone(),
         ..Media::default()
     };
     let mut read_tags = |tags: &[ExtTag], parts: &mut Vec<Part>| -> Result<(), String> {
