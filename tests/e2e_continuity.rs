@@ -19,10 +19,9 @@
 //! pre-encoded assets with `-c copy` in real time. `Weir::start` adds
 //! `--end-on-unpublish true` unless told otherwise; the lifecycle tests
 //! here pass `--end-on-unpublish false`, the default of the binary. Waits
-//! are polls, except the deliberate 2 s gap between two publishers. The
-//! media playlists are parsed by a small parser in this file (`m3u8-rs` is
-//! a dev-dependency of `crates/packager` only, and this test crate may not
-//! change Cargo.toml); MPDs by `dash-mpd-core`. Wall time ≈ 42 s with
+//! are polls, except the deliberate 2 s gap between two publishers.
+//! Playlists are read with `m3u8-rs` (`common::hls`), fMP4 with `mp4-atom`
+//! (`common::mp4`), MPDs with `dash-mpd-core`. Wall time ≈ 42 s with
 //! `--test-threads=2`.
 //!
 //! Checks collect their violations and the test fails once with all of them
@@ -32,7 +31,7 @@
 mod common;
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -41,8 +40,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::hls::{self, parse_media};
+use common::mp4;
 use common::mpd::{tracks, Track};
-use common::{asset, assets, http_get, parse_attrs, poll_every, Ffmpeg, Weir};
+use common::{asset, assets, http_get, poll_every, Ffmpeg, Weir};
 use dash_mpd_core::MPD;
 use serde_json::Value;
 
@@ -158,151 +159,36 @@ fn insts(
 // Media and multivariant playlists (HLS-PL-*)
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Seg {
-    msn: u64,
-    /// As written in the playlist.
-    uri: String,
-    /// EXTINF as written (decimal), for exact bit-rate arithmetic.
-    extinf: String,
-    duration: f64,
-    discontinuity: bool,
-    /// Discontinuity Sequence Number of the segment (HLS2 §4.4.3.3).
-    dsn: u64,
-    map: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-struct MediaPl {
-    media_sequence: u64,
-    discontinuity_sequence: u64,
-    endlist: bool,
-    segments: Vec<Seg>,
-    /// EXT-X-MAP URIs in order of appearance.
-    maps: Vec<String>,
-    /// EXT-X-PART URIs (low latency only).
-    parts: Vec<String>,
-}
-
-impl MediaPl {
-    fn last_msn(&self) -> Option<u64> {
-        self.segments.last().map(|s| s.msn)
-    }
-    /// Every init, segment and part URI listed.
-    fn uris(&self) -> Vec<String> {
-        let mut v = self.maps.clone();
-        v.extend(self.segments.iter().map(|s| s.uri.clone()));
-        v.extend(self.parts.iter().cloned());
-        v
-    }
-    fn duration(&self) -> f64 {
-        self.segments.iter().map(|s| s.duration).sum()
-    }
-}
-
-fn parse_media(text: &str) -> Result<MediaPl, String> {
-    let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
-    if lines.next() != Some("#EXTM3U") {
-        return Err("first line is not #EXTM3U".into());
-    }
-    let mut pl = MediaPl {
-        media_sequence: 0,
-        discontinuity_sequence: 0,
-        endlist: false,
-        segments: Vec::new(),
-        maps: Vec::new(),
-        parts: Vec::new(),
-    };
-    let mut map: Option<String> = None;
-    let mut inf: Option<String> = None;
-    let mut disc = false;
-    let mut discs_so_far = 0u64;
-    for line in lines {
-        if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-            pl.media_sequence = v.parse().map_err(|_| format!("bad {line:?}"))?;
-        } else if let Some(v) = line.strip_prefix("#EXT-X-DISCONTINUITY-SEQUENCE:") {
-            pl.discontinuity_sequence = v.parse().map_err(|_| format!("bad {line:?}"))?;
-        } else if let Some(a) = line.strip_prefix("#EXT-X-MAP:") {
-            let uri = parse_attrs(a)
-                .remove("URI")
-                .ok_or_else(|| format!("MAP without URI: {line}"))?;
-            if !pl.maps.contains(&uri) {
-                pl.maps.push(uri.clone());
-            }
-            map = Some(uri);
-        } else if let Some(a) = line.strip_prefix("#EXT-X-PART:") {
-            let uri = parse_attrs(a)
-                .remove("URI")
-                .ok_or_else(|| format!("PART without URI: {line}"))?;
-            pl.parts.push(uri);
-        } else if let Some(v) = line.strip_prefix("#EXTINF:") {
-            inf = Some(v.split(',').next().unwrap_or("").trim().to_owned());
-        } else if line == "#EXT-X-DISCONTINUITY" {
-            disc = true;
-        } else if line == "#EXT-X-ENDLIST" {
-            pl.endlist = true;
-        } else if line.starts_with('#') {
-            // Other tags: not what these tests are about.
-        } else {
-            let extinf = inf
-                .take()
-                .ok_or_else(|| format!("URI {line:?} without EXTINF"))?;
-            let duration: f64 = extinf
-                .parse()
-                .map_err(|_| format!("bad EXTINF {extinf:?}"))?;
-            if disc {
-                discs_so_far += 1;
-            }
-            pl.segments.push(Seg {
-                msn: pl.media_sequence + pl.segments.len() as u64,
-                uri: line.to_owned(),
-                extinf,
-                duration,
-                discontinuity: std::mem::take(&mut disc),
-                dsn: pl.discontinuity_sequence + discs_so_far,
-                map: map.clone(),
-            });
-        }
-    }
-    Ok(pl)
-}
+/// A media playlist and its segments, read with m3u8-rs (`common::hls`):
+/// each segment with its MSN, DSN, EXT-X-MAP in effect and EXTINF as the
+/// decimal written (for exact bit-rate arithmetic).
+type MediaPl = hls::Media;
+type Seg = hls::Segment;
 
 /// The first EXT-X-STREAM-INF's attributes and URI, and the EXT-X-MEDIA
-/// URIs.
+/// URIs, read with m3u8-rs.
 #[derive(Debug, Clone)]
 struct Multivariant {
-    stream_inf: HashMap<String, String>,
+    bandwidth: u64,
+    average_bandwidth: Option<u64>,
+    codecs: Option<String>,
     variant_uri: String,
     media_uris: Vec<String>,
 }
 
 fn parse_multivariant(text: &str) -> Result<Multivariant, String> {
-    let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
-    if lines.next() != Some("#EXTM3U") {
-        return Err("first line is not #EXTM3U".into());
-    }
-    let mut pending: Option<HashMap<String, String>> = None;
-    let mut first: Option<(HashMap<String, String>, String)> = None;
-    let mut media_uris = Vec::new();
-    for line in lines {
-        if let Some(a) = line.strip_prefix("#EXT-X-STREAM-INF:") {
-            pending = Some(parse_attrs(a));
-        } else if let Some(a) = line.strip_prefix("#EXT-X-MEDIA:") {
-            if let Some(u) = parse_attrs(a).remove("URI") {
-                media_uris.push(u);
-            }
-        } else if !line.starts_with('#') {
-            let attrs = pending
-                .take()
-                .ok_or_else(|| format!("URI {line:?} without EXT-X-STREAM-INF"))?;
-            first.get_or_insert((attrs, line.to_owned()));
-        }
-    }
-    let (stream_inf, variant_uri) = first.ok_or("no EXT-X-STREAM-INF")?;
+    let mv = hls::parse_multivariant(text)?;
+    let first = mv.variants.first().ok_or("no EXT-X-STREAM-INF")?;
     Ok(Multivariant {
-        stream_inf,
-        variant_uri,
-        media_uris,
+        bandwidth: first.bandwidth,
+        average_bandwidth: first.average_bandwidth,
+        codecs: first.codecs.clone(),
+        variant_uri: first.uri.clone(),
+        media_uris: mv
+            .alternatives
+            .iter()
+            .filter_map(|m| m.uri.clone())
+            .collect(),
     })
 }
 
@@ -605,52 +491,21 @@ fn check_uris_stable(
 // fMP4: the first tfdt of a segment, the timescale of an init segment
 // ---------------------------------------------------------------------------
 
-fn be(b: &[u8]) -> u64 {
-    b.iter().fold(0, |acc, &x| (acc << 8) | u64::from(x))
+/// baseMediaDecodeTime of the first fragment of a media segment, decoded
+/// with mp4-atom.
+fn first_tfdt(seg: &[u8]) -> Result<u64, String> {
+    mp4::decode_segment(seg)?
+        .fragments
+        .first()
+        .ok_or("no moof")?
+        .tfdt()
+        .ok_or_else(|| "no tfdt".into())
 }
 
-/// Payload of the first box at `path` (each element a child of the one
-/// before), e.g. `[b"moof", b"traf", b"tfdt"]`.
-fn find_box<'a>(buf: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
-    let (want, rest) = path.split_first()?;
-    let mut off = 0usize;
-    while off + 8 <= buf.len() {
-        let size32 = be(&buf[off..off + 4]) as usize;
-        let (hdr, size) = match size32 {
-            1 => (16, be(buf.get(off + 8..off + 16)?) as usize),
-            0 => (8, buf.len() - off),
-            n => (8, n),
-        };
-        if size < hdr || off + size > buf.len() {
-            return None;
-        }
-        if &buf[off + 4..off + 8] == *want {
-            let payload = &buf[off + hdr..off + size];
-            return if rest.is_empty() {
-                Some(payload)
-            } else {
-                find_box(payload, rest)
-            };
-        }
-        off += size;
-    }
-    None
-}
-
-/// baseMediaDecodeTime of the first fragment of a media segment.
-fn first_tfdt(seg: &[u8]) -> Option<u64> {
-    let t = find_box(seg, &[b"moof", b"traf", b"tfdt"])?;
-    match t.first()? {
-        1 => Some(be(t.get(4..12)?)),
-        _ => Some(be(t.get(4..8)?)),
-    }
-}
-
-/// The media timescale of a single-track init segment.
-fn init_timescale(init: &[u8]) -> Option<u64> {
-    let m = find_box(init, &[b"moov", b"trak", b"mdia", b"mdhd"])?;
-    let off = if m.first()? == &1 { 20 } else { 12 };
-    Some(be(m.get(off..off + 4)?))
+/// The media timescale of a single-track init segment, decoded with
+/// mp4-atom.
+fn init_timescale(init: &[u8]) -> Result<u64, String> {
+    Ok(u64::from(mp4::decode_init(init)?.timescale()))
 }
 
 /// Every segment ever listed in `name`, by msn: (URI, EXTINF, MAP URI).
@@ -666,18 +521,22 @@ fn timeline(rec: &Recording, name: &str) -> BTreeMap<u64, Seg> {
 
 /// Every segment ever listed in `name` by msn: (media start from its tfdt,
 /// start + EXTINF, Discontinuity Sequence Number), in seconds. Segments
-/// whose body or init was not recorded are left out.
+/// whose body or init was not recorded are left out; one that does not
+/// decode is a failure.
 fn segment_times(rec: &Recording, key: &str, name: &str) -> BTreeMap<u64, (f64, f64, u64)> {
     let body = |uri: &str| {
         rec.bodies
             .get(&resolve(key, uri))
             .map(|b| b.bytes.as_slice())
     };
+    let decoded = |uri: &str, f: fn(&[u8]) -> Result<u64, String>| {
+        body(uri).map(|b| f(b).unwrap_or_else(|e| panic!("{name}: {uri}: {e}")))
+    };
     timeline(rec, name)
         .into_values()
         .filter_map(|s| {
-            let ts = s.map.as_deref().and_then(body).and_then(init_timescale)?;
-            let start = body(&s.uri).and_then(first_tfdt)? as f64 / ts as f64;
+            let ts = decoded(s.map.as_deref()?, init_timescale)?;
+            let start = decoded(&s.uri, first_tfdt)? as f64 / ts as f64;
             Some((s.msn, (start, start + s.duration, s.dsn)))
         })
         .collect()
@@ -694,18 +553,26 @@ fn check_tfdt(rec: &Recording, key: &str, name: &str, fails: &mut Vec<String>) -
             .get(&resolve(key, uri))
             .map(|b| b.bytes.as_slice())
     };
+    let decoded = |uri: &str, f: fn(&[u8]) -> Result<u64, String>| {
+        f(body(uri).ok_or_else(|| format!("{uri} not recorded"))?)
+            .map_err(|e| format!("{uri}: {e}"))
+    };
     let mut note = String::new();
     let mut checked = 0;
     for (msn, seg) in &tl {
         let Some(next) = tl.get(&(msn + 1)) else {
             continue;
         };
-        let ts = seg.map.as_deref().and_then(body).and_then(init_timescale);
+        let ts = seg
+            .map
+            .as_deref()
+            .ok_or_else(|| format!("{} has no EXT-X-MAP", seg.uri))
+            .and_then(|m| decoded(m, init_timescale));
         let (t0, t1) = (
-            body(&seg.uri).and_then(first_tfdt),
-            body(&next.uri).and_then(first_tfdt),
+            decoded(&seg.uri, first_tfdt),
+            decoded(&next.uri, first_tfdt),
         );
-        let (Some(ts), Some(t0), Some(t1)) = (ts, t0, t1) else {
+        let (Ok(ts), Ok(t0), Ok(t1)) = (ts.clone(), t0.clone(), t1.clone()) else {
             fails.push(format!(
                 "{name}: no tfdt/timescale for msn {msn} → {} (timescale {ts:?}, tfdt {t0:?} → {t1:?})",
                 msn + 1
@@ -1880,11 +1747,9 @@ fn hls_mv_01_bandwidth_covers_listed_segment_peaks() {
             assert_eq!(r.status, 200, "index.m3u8 answers {}", r.status);
             let mv = parse_multivariant(&r.text())
                 .unwrap_or_else(|e| panic!("index.m3u8: {e}\n{}", r.text()));
-            let bw: Option<u64> = mv.stream_inf.get("BANDWIDTH").and_then(|b| b.parse().ok());
-            let abw: Option<u64> = mv
-                .stream_inf
-                .get("AVERAGE-BANDWIDTH")
-                .and_then(|b| b.parse().ok());
+            // m3u8-rs requires BANDWIDTH; the Option keeps the check below.
+            let bw: Option<u64> = Some(mv.bandwidth);
+            let abw: Option<u64> = mv.average_bandwidth;
             line = format!(
                 "msn {}..={:?} (video), BANDWIDTH {bw:?} vs peak {peak} (video {vp} + audio {ap}); AVERAGE-BANDWIDTH {abw:?} vs measured {avg:.0}; variant {} audio {:?}",
                 v.media_sequence,
@@ -1984,36 +1849,53 @@ fn helpers_self_test() {
          #EXT-X-STREAM-INF:BANDWIDTH=900,AVERAGE-BANDWIDTH=500,CODECS=\"avc1.64001f,mp4a.40.2\",AUDIO=\"a\"\nvideo.m3u8\n",
     )
     .unwrap();
-    assert_eq!(mv.stream_inf["BANDWIDTH"], "900");
-    assert_eq!(mv.stream_inf["CODECS"], "avc1.64001f,mp4a.40.2");
+    assert_eq!(mv.bandwidth, 900);
+    assert_eq!(mv.average_bandwidth, Some(500));
+    assert_eq!(mv.codecs.as_deref(), Some("avc1.64001f,mp4a.40.2"));
     assert_eq!(mv.media_uris, ["audio.m3u8"]);
-    // moof { mfhd, traf { tfhd, tfdt v1 = 2^33 + 5 } }
-    let bx = |f: &[u8; 4], payload: &[u8]| {
-        let mut v = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
-        v.extend_from_slice(f);
-        v.extend_from_slice(payload);
-        v
+    // A media segment (tfdt = 2^33 + 5) and an init segment (timescale
+    // 90 kHz), encoded by mp4-atom.
+    use mp4_atom::Encode;
+    let moof = mp4_atom::Moof {
+        mfhd: mp4_atom::Mfhd { sequence_number: 1 },
+        traf: vec![mp4_atom::Traf {
+            tfhd: mp4_atom::Tfhd {
+                track_id: 1,
+                default_base_is_moof: true,
+                ..Default::default()
+            },
+            tfdt: Some(mp4_atom::Tfdt {
+                base_media_decode_time: (1 << 33) + 5,
+            }),
+            trun: vec![mp4_atom::Trun::default()],
+            ..Default::default()
+        }],
     };
-    let mut tfdt = vec![1, 0, 0, 0];
-    tfdt.extend_from_slice(&((1u64 << 33) + 5).to_be_bytes());
-    let traf = [bx(b"tfhd", &[0; 8]), bx(b"tfdt", &tfdt)].concat();
-    let seg = [
-        bx(
-            b"moof",
-            &[bx(b"mfhd", &[0; 8]), bx(b"traf", &traf)].concat(),
-        ),
-        bx(b"mdat", &[1, 2]),
-    ]
-    .concat();
-    assert_eq!(first_tfdt(&seg), Some((1 << 33) + 5));
-    let mut mdhd = vec![0u8; 12];
-    mdhd.extend_from_slice(&90_000u32.to_be_bytes());
-    mdhd.extend_from_slice(&[0; 8]);
-    let init = bx(b"moov", &bx(b"trak", &bx(b"mdia", &bx(b"mdhd", &mdhd))));
-    assert_eq!(
-        init_timescale(&[bx(b"ftyp", &[0; 8]), init].concat()),
-        Some(90_000)
-    );
+    let mut seg = Vec::new();
+    moof.encode(&mut seg).unwrap();
+    mp4_atom::Mdat { data: vec![1, 2] }
+        .encode(&mut seg)
+        .unwrap();
+    assert_eq!(first_tfdt(&seg), Ok((1 << 33) + 5));
+    assert!(first_tfdt(&seg[..seg.len() - 1]).is_err(), "truncated");
+    let mut trak = mp4_atom::Trak::default();
+    trak.tkhd.track_id = 1;
+    trak.mdia.mdhd.timescale = 90_000;
+    trak.mdia.mdhd.language = "und".into();
+    let moov = mp4_atom::Moov {
+        trak: vec![trak],
+        ..Default::default()
+    };
+    let mut init = Vec::new();
+    mp4_atom::Ftyp {
+        major_brand: b"iso6".into(),
+        minor_version: 0,
+        compatible_brands: vec![b"iso6".into(), b"cmfc".into()],
+    }
+    .encode(&mut init)
+    .unwrap();
+    moov.encode(&mut init).unwrap();
+    assert_eq!(init_timescale(&init), Ok(90_000));
     assert_eq!(
         summarize_states(&[
             (0.0, "live".into()),

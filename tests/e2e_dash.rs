@@ -1,7 +1,7 @@
 //! End-to-end DASH tests: the real `weir` binary fed by ffmpeg publishers,
 //! checked through its HTTP output (`index.mpd`, `/time`, the fMP4 segments)
-//! with `dash-mpd-core`, a small fMP4 box walker written here, and ffmpeg as
-//! a DASH client.
+//! with `dash-mpd-core`, `mp4-atom` (`common::mp4`), `m3u8-rs`
+//! (`common::hls`) and ffmpeg as a DASH client.
 //!
 //! IDs refer to `shared/research/spec-checklist.md`: §5 "DASH live"
 //! (DASH-MPD-01…12) and §8 group G (cases 53–57, 59, and 60 compressed to a
@@ -18,6 +18,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::hls;
+use common::mp4::{self, Init};
 use common::mpd::{tracks, Track};
 use common::{assets, ffprobe, http_request, poll_every, Ffmpeg, HttpResponse, Weir, LIVE_TIMEOUT};
 use dash_mpd_core::MPD;
@@ -286,12 +288,17 @@ fn mpd_numbers(s: &Snap, kind: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-/// Segment numbers of a media playlist (`video/seg-N.m4s` URIs).
+/// Segment numbers of a media playlist (`video/seg-N.m4s` URIs), read
+/// with m3u8-rs; a body that is not a playlist (an error page) has none.
 fn hls_numbers(text: &str) -> BTreeSet<u64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            l.trim()
+    if !text.starts_with("#EXTM3U") {
+        return BTreeSet::new();
+    }
+    let pl = hls::parse_media(text).unwrap_or_else(|e| panic!("media playlist: {e}\n{text}"));
+    pl.segments
+        .iter()
+        .filter_map(|s| {
+            s.uri
                 .rsplit_once("seg-")?
                 .1
                 .strip_suffix(".m4s")?
@@ -301,113 +308,23 @@ fn hls_numbers(text: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-/// CODECS of the first EXT-X-STREAM-INF of index.m3u8.
+/// CODECS of the first EXT-X-STREAM-INF of index.m3u8 (m3u8-rs).
 fn hls_codecs(weir: &Weir, key: &str) -> Vec<String> {
     let r = weir.http(&format!("/live/{key}/index.m3u8"));
     assert_eq!(r.status, 200, "index.m3u8: {}", r.text());
     let text = r.text();
-    let codecs = text
-        .split("CODECS=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
+    let mv = hls::parse_multivariant(&text).unwrap_or_else(|e| panic!("index.m3u8: {e}\n{text}"));
+    let codecs = mv
+        .variants
+        .first()
+        .and_then(|v| v.codecs.clone())
         .unwrap_or_else(|| panic!("index.m3u8 has no CODECS:\n{text}"));
     codecs.split(',').map(|c| c.trim().to_owned()).collect()
 }
 
 // ---------------------------------------------------------------------------
-// fMP4 boxes
+// fMP4 boxes: decoded with mp4-atom (tests/common/mp4.rs)
 // ---------------------------------------------------------------------------
-
-fn be(b: &[u8]) -> u64 {
-    b.iter().fold(0, |acc, &x| (acc << 8) | u64::from(x))
-}
-
-fn u32_at(b: &[u8], off: usize) -> Result<u32, String> {
-    b.get(off..off + 4).map(|s| be(s) as u32).ok_or_else(|| {
-        format!(
-            "box payload of {} bytes too short for offset {off}",
-            b.len()
-        )
-    })
-}
-
-/// (fourcc, payload after the header)
-type Mp4Box<'a> = ([u8; 4], &'a [u8]);
-
-/// Child boxes of `buf` as (fourcc, payload).
-fn boxes(buf: &[u8]) -> Result<Vec<Mp4Box<'_>>, String> {
-    let mut out = Vec::new();
-    let mut off = 0usize;
-    while off + 8 <= buf.len() {
-        let size32 = be(&buf[off..off + 4]) as usize;
-        let mut fourcc = [0u8; 4];
-        fourcc.copy_from_slice(&buf[off + 4..off + 8]);
-        let (hdr, size) = match size32 {
-            1 if off + 16 <= buf.len() => (16, be(&buf[off + 8..off + 16]) as usize),
-            0 => (8, buf.len() - off),
-            n => (8, n),
-        };
-        if size < hdr || off + size > buf.len() {
-            return Err(format!(
-                "box {} at {off} has size {size}, {} bytes available",
-                String::from_utf8_lossy(&fourcc),
-                buf.len() - off
-            ));
-        }
-        out.push((fourcc, &buf[off + hdr..off + size]));
-        off += size;
-    }
-    if off != buf.len() {
-        return Err(format!(
-            "{} trailing bytes after the last box",
-            buf.len() - off
-        ));
-    }
-    Ok(out)
-}
-
-fn child<'a>(buf: &'a [u8], fourcc: &[u8; 4]) -> Result<&'a [u8], String> {
-    boxes(buf)?
-        .into_iter()
-        .find(|(f, _)| f == fourcc)
-        .map(|(_, p)| p)
-        .ok_or_else(|| format!("no {} box", String::from_utf8_lossy(fourcc)))
-}
-
-/// What an init segment says about its single track.
-#[derive(Debug, Clone, Copy)]
-struct Init {
-    timescale: u32,
-    handler: [u8; 4],
-    trex_duration: u32,
-}
-
-fn parse_init(b: &[u8]) -> Result<Init, String> {
-    let top = boxes(b)?;
-    let kinds: Vec<String> = top
-        .iter()
-        .map(|(f, _)| String::from_utf8_lossy(f).into_owned())
-        .collect();
-    if kinds.first().map(String::as_str) != Some("ftyp") || !kinds.iter().any(|k| k == "moov") {
-        return Err(format!(
-            "init top-level boxes {kinds:?}, want ftyp then moov"
-        ));
-    }
-    let moov = child(b, b"moov")?;
-    let trak = child(moov, b"trak")?;
-    let mdia = child(trak, b"mdia")?;
-    let mdhd = child(mdia, b"mdhd")?;
-    let timescale = u32_at(mdhd, if mdhd.first() == Some(&1) { 20 } else { 12 })?;
-    let hdlr = child(mdia, b"hdlr")?;
-    let mut handler = [0u8; 4];
-    handler.copy_from_slice(hdlr.get(8..12).ok_or("short hdlr")?);
-    let trex = child(child(moov, b"mvex")?, b"trex")?;
-    Ok(Init {
-        timescale,
-        handler,
-        trex_duration: u32_at(trex, 12)?,
-    })
-}
 
 /// A media segment: tfdt of its first moof and Σ sample durations of all
 /// its moofs (trun, else tfhd default, else trex default).
@@ -418,37 +335,17 @@ struct Media {
     moofs: usize,
 }
 
+/// Decodes a media segment with mp4-atom; its moofs must follow each
+/// other without a gap (each tfdt = the previous tfdt + its durations).
 fn parse_media(b: &[u8], init: &Init) -> Result<Media, String> {
+    let seg = mp4::decode_segment(b)?;
     let mut first_tfdt = None;
     let mut expected_next = None;
     let mut duration = 0u64;
-    let mut moofs = 0;
-    for (fourcc, moof) in boxes(b)? {
-        if &fourcc != b"moof" {
-            continue;
-        }
-        moofs += 1;
-        let traf = child(moof, b"traf")?;
-        let tfhd = child(traf, b"tfhd")?;
-        let flags = u32_at(tfhd, 0)? & 0xff_ffff;
-        let mut o = 8;
-        if flags & 0x01 != 0 {
-            o += 8;
-        }
-        if flags & 0x02 != 0 {
-            o += 4;
-        }
-        let default_duration = if flags & 0x08 != 0 {
-            u32_at(tfhd, o)?
-        } else {
-            init.trex_duration
-        };
-        let tfdt = child(traf, b"tfdt")?;
-        let base = if tfdt.first() == Some(&1) {
-            be(tfdt.get(4..12).ok_or("short tfdt v1")?)
-        } else {
-            u64::from(u32_at(tfdt, 4)?)
-        };
+    for (i, f) in seg.fragments.iter().enumerate() {
+        let moofs = i + 1;
+        let traf = f.moof.traf.first().ok_or("moof without traf")?;
+        let base = f.tfdt().ok_or_else(|| format!("moof #{moofs}: no tfdt"))?;
         if let Some(want) = expected_next {
             if base != want {
                 return Err(format!(
@@ -457,40 +354,17 @@ fn parse_media(b: &[u8], init: &Init) -> Result<Media, String> {
             }
         }
         first_tfdt.get_or_insert(base);
-        let mut frag = 0u64;
-        for (f, trun) in boxes(traf)? {
-            if &f != b"trun" {
-                continue;
-            }
-            let tr_flags = u32_at(trun, 0)? & 0xff_ffff;
-            let count = u32_at(trun, 4)?;
-            let mut o = 8;
-            if tr_flags & 0x01 != 0 {
-                o += 4;
-            }
-            if tr_flags & 0x04 != 0 {
-                o += 4;
-            }
-            for _ in 0..count {
-                if tr_flags & 0x100 != 0 {
-                    frag += u64::from(u32_at(trun, o)?);
-                    o += 4;
-                } else {
-                    frag += u64::from(default_duration);
-                }
-                o += 4 * [0x200, 0x400, 0x800]
-                    .iter()
-                    .filter(|&&bit| tr_flags & bit != 0)
-                    .count();
-            }
-        }
+        let frag: u64 = mp4::samples(traf, init.trex())
+            .iter()
+            .map(|s| u64::from(s.duration))
+            .sum();
         duration += frag;
         expected_next = Some(base + frag);
     }
     Ok(Media {
         tfdt: first_tfdt.ok_or("segment has no moof")?,
         duration,
-        moofs,
+        moofs: seg.fragments.len(),
     })
 }
 
@@ -994,12 +868,12 @@ fn assert_timeline_equals_media(
         let init_path = t.init_path(key);
         let r = weir.http(&init_path);
         assert_eq!(r.status, 200, "{what}: {init_path}:\n{}", snap.text);
-        let init = parse_init(&r.body)
+        let init = mp4::decode_init(&r.body)
             .unwrap_or_else(|e| panic!("{what}: {init_path}: {e}\n{}", snap.text));
         let want_handler: &[u8; 4] = if t.kind == "video" { b"vide" } else { b"soun" };
-        assert_eq!(&init.handler, want_handler, "{what}: {init_path} handler");
+        assert_eq!(&init.handler(), want_handler, "{what}: {init_path} handler");
         assert_eq!(
-            u64::from(init.timescale),
+            u64::from(init.timescale()),
             t.timescale,
             "{what}: {init_path}: mdhd timescale vs SegmentTemplate@timescale:\n{}",
             snap.text

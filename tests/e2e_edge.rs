@@ -36,7 +36,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{assets, ffprobe, http_request, poll_every, poll_until, Ffmpeg, HttpResponse, Weir};
+use common::mpd::tracks;
+use common::{
+    assets, ffprobe, hls, http_request, poll_every, poll_until, Ffmpeg, HttpResponse, Weir,
+};
 use edge::Edge;
 
 const KEY: &str = "edge";
@@ -474,12 +477,17 @@ struct LiveState {
     last_segment: u64,
 }
 
+/// A media playlist read with m3u8-rs (`common::hls`); one that does not
+/// parse is a failure.
+fn media(playlist: &str) -> hls::Media {
+    hls::parse_media(playlist).unwrap_or_else(|e| panic!("media playlist: {e}\n{playlist}"))
+}
+
 fn segment_uris(playlist: &str) -> Vec<String> {
-    playlist
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
+    media(playlist)
+        .segments
+        .into_iter()
+        .map(|s| s.uri)
         .collect()
 }
 
@@ -494,13 +502,12 @@ fn segment_number(uri: &str) -> Option<u64> {
 }
 
 fn live_state(playlist: &str) -> Option<LiveState> {
-    let media_sequence = playlist
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))?
-        .trim()
-        .parse()
-        .ok()?;
-    let last_segment = segment_number(segment_uris(playlist).last()?)?;
+    let pl = media(playlist);
+    if !pl.tag_counts.contains_key("#EXT-X-MEDIA-SEQUENCE") {
+        return None;
+    }
+    let media_sequence = pl.media_sequence;
+    let last_segment = segment_number(&pl.segments.last()?.uri)?;
     Some(LiveState {
         media_sequence,
         last_segment,
@@ -807,12 +814,7 @@ fn edge_caches_by_origin_policy_and_collapses_requests() {
 
     // (c) MISS, then HIT, for the init segment and the first listed segment.
     let vtext = first.text();
-    let init = vtext
-        .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
-        .and_then(|s| s.split('"').next())
-        .expect("EXT-X-MAP")
-        .to_string();
+    let init = media(&vtext).maps().first().cloned().expect("EXT-X-MAP");
     let seg = segment_uris(&vtext)[0].clone();
     let mut hit_checks = Vec::new();
     for uri in [init.as_str(), seg.as_str()] {
@@ -1059,29 +1061,17 @@ struct MediaView {
 }
 
 impl MediaView {
+    /// Read with m3u8-rs (`common::hls`).
     fn parse(text: &str) -> Result<MediaView, String> {
-        let mut ms = None;
-        let mut maps = Vec::new();
-        let mut endlist = false;
-        for line in text.lines().map(str::trim) {
-            if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-                ms = Some(v.trim().parse().map_err(|_| format!("bad {line:?}"))?);
-            } else if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
-                let uri = v
-                    .split("URI=\"")
-                    .nth(1)
-                    .and_then(|s| s.split('"').next())
-                    .ok_or_else(|| format!("EXT-X-MAP without URI: {line:?}"))?;
-                maps.push(uri.to_string());
-            } else if line == "#EXT-X-ENDLIST" {
-                endlist = true;
-            }
+        let pl = hls::parse_media(text)?;
+        if !pl.tag_counts.contains_key("#EXT-X-MEDIA-SEQUENCE") {
+            return Err("no EXT-X-MEDIA-SEQUENCE".into());
         }
         Ok(MediaView {
-            media_sequence: ms.ok_or("no EXT-X-MEDIA-SEQUENCE")?,
-            maps,
-            segments: segment_uris(text),
-            endlist,
+            media_sequence: pl.media_sequence,
+            maps: pl.maps(),
+            segments: pl.segments.into_iter().map(|s| s.uri).collect(),
+            endlist: pl.endlist,
         })
     }
 
@@ -1130,51 +1120,40 @@ struct MpdView {
 }
 
 impl MpdView {
+    /// Parsed with dash-mpd-core, timelines expanded by `common::mpd`.
     fn parse(text: &str) -> Result<MpdView, String> {
         let mpd = dash_mpd_core::parse(text).map_err(|e| format!("MPD does not parse: {e}"))?;
-        let mut tracks = Vec::new();
-        for p in &mpd.periods {
-            for a in &p.adaptations {
-                for r in &a.representations {
-                    let st = r
-                        .SegmentTemplate
-                        .as_ref()
-                        .or(a.SegmentTemplate.as_ref())
-                        .ok_or("Representation without SegmentTemplate")?;
-                    let rep = r.id.clone().unwrap_or_default();
-                    let fill = |t: &str, n: u64, time: u64| {
-                        again_path(
-                            &t.replace("$RepresentationID$", &rep)
-                                .replace("$Number$", &n.to_string())
-                                .replace("$Time$", &time.to_string()),
-                        )
-                    };
-                    let init = fill(
-                        st.initialization.as_deref().ok_or("no @initialization")?,
-                        0,
-                        0,
-                    );
-                    let media = st.media.as_deref().ok_or("no @media")?;
-                    let mut segs = Vec::new();
-                    let (mut n, mut next) = (st.startNumber.unwrap_or(1), 0u64);
-                    for s in st.SegmentTimeline.iter().flat_map(|tl| &tl.segments) {
-                        let mut t = s.t.unwrap_or(next);
-                        for _ in 0..=s.r.unwrap_or(0).max(0) {
-                            segs.push(fill(media, n, t));
-                            n += 1;
-                            t += s.d;
-                        }
-                        next = t;
-                    }
-                    tracks.push((init, segs));
-                }
+        let reps = mpd
+            .periods
+            .iter()
+            .flat_map(|p| &p.adaptations)
+            .map(|a| a.representations.len())
+            .sum::<usize>();
+        let all = tracks(&mpd);
+        if all.len() != reps {
+            return Err("Representation without SegmentTemplate".into());
+        }
+        let mut out = Vec::new();
+        for t in &all {
+            if t.init.is_empty() {
+                return Err("no @initialization".into());
             }
+            if t.media.is_empty() {
+                return Err("no @media".into());
+            }
+            let segs = t
+                .segs
+                .iter()
+                .enumerate()
+                .map(|(i, &(time, _))| again_path(&t.fill(&t.media, t.number(i), time)))
+                .collect();
+            out.push((again_path(&t.fill(&t.init, 0, 0)), segs));
         }
         Ok(MpdView {
             updating: mpd.minimumUpdatePeriod.is_some(),
             dynamic: mpd.mpdtype.as_deref() == Some("dynamic"),
             ast: mpd.availabilityStartTime.map(|t| t.to_rfc3339()),
-            tracks,
+            tracks: out,
         })
     }
 

@@ -1,7 +1,8 @@
 //! End-to-end HLS tests: the real `weir` binary, real publishers (ffmpeg, or
 //! a minimal RTMP publisher in this file for byte-exact FLV tags), verified
-//! through the HTTP output with ffmpeg/ffprobe and small parsers written here
-//! (media/multivariant playlists, fMP4 boxes, FLV tags).
+//! through the HTTP output with ffmpeg/ffprobe, `m3u8-rs` (playlists,
+//! `common::hls`) and `mp4-atom` (fMP4 boxes, `common::mp4`). The FLV
+//! reader and AMF writer here make input; they are not oracles.
 //!
 //! Case numbers refer to `shared/research/spec-checklist.md` §8.
 //!
@@ -24,10 +25,14 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::hls::{parse_media, parse_multivariant, Media as MediaPlaylist, Segment as MediaSeg};
+use common::mp4::{self, Init};
 use common::{
     asset, assets_dir, ffprobe_count_keyframes, ffprobe_count_packets, http_get, http_request,
     parse_attrs, poll_every, Ffmpeg, HttpResponse, Weir,
 };
+use m3u8_rs::AlternativeMediaType;
+use mp4_atom::{Codec, StszSamples};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
@@ -530,101 +535,23 @@ fn spawn_flv_publish(
 }
 
 // ---------------------------------------------------------------------------
-// fMP4 boxes
+// fMP4 boxes: decoded with mp4-atom (tests/common/mp4.rs)
 // ---------------------------------------------------------------------------
 
-/// The child boxes of `buf` as (fourcc, payload after the header).
-fn boxes(buf: &[u8]) -> Vec<([u8; 4], &[u8])> {
-    let mut out = Vec::new();
-    let mut off = 0usize;
-    while off + 8 <= buf.len() {
-        let size32 = be_uint(&buf[off..off + 4]) as usize;
-        let fourcc: [u8; 4] = buf[off + 4..off + 8].try_into().unwrap();
-        let (hdr, size) = match size32 {
-            1 => {
-                if off + 16 > buf.len() {
-                    break;
-                }
-                (16, be_uint(&buf[off + 8..off + 16]) as usize)
-            }
-            0 => (8, buf.len() - off),
-            n => (8, n),
-        };
-        if size < hdr || off + size > buf.len() {
-            panic!(
-                "box {} at {off} has size {size}, beyond the {} bytes available",
-                String::from_utf8_lossy(&fourcc),
-                buf.len()
-            );
-        }
-        out.push((fourcc, &buf[off + hdr..off + size]));
-        off += size;
-    }
-    out
-}
-
-fn child<'a>(buf: &'a [u8], fourcc: &[u8; 4]) -> Option<&'a [u8]> {
-    boxes(buf)
-        .into_iter()
-        .find(|(f, _)| f == fourcc)
-        .map(|(_, p)| p)
-}
-
-fn children<'a>(buf: &'a [u8], fourcc: &[u8; 4]) -> Vec<&'a [u8]> {
-    boxes(buf)
-        .into_iter()
-        .filter(|(f, _)| f == fourcc)
-        .map(|(_, p)| p)
-        .collect()
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    be_uint(&b[off..off + 4]) as u32
-}
-
-/// What the init segment says about its (single) track.
-#[derive(Debug, Clone, Copy)]
-struct InitInfo {
-    track_id: u32,
-    timescale: u32,
-    trex_duration: u32,
-    trex_flags: u32,
-}
-
-fn parse_init(init: &[u8]) -> InitInfo {
-    let ftyp = child(init, b"ftyp").expect("init has ftyp");
-    let moov = child(init, b"moov").expect("init has moov");
-    assert_eq!(&init[4..8], b"ftyp", "ftyp must come first");
-    let _ = ftyp;
-    let traks = children(moov, b"trak");
-    assert_eq!(traks.len(), 1, "one track per init segment (MP4-INIT-04)");
-    let mdhd = child(child(traks[0], b"mdia").expect("mdia"), b"mdhd").expect("mdhd");
-    let timescale = if mdhd[0] == 1 {
-        u32_at(mdhd, 4 + 16)
-    } else {
-        u32_at(mdhd, 4 + 8)
-    };
-    let trex = child(child(moov, b"mvex").expect("init has mvex"), b"trex").expect("trex");
-    InitInfo {
-        track_id: u32_at(trex, 4),
-        timescale,
-        trex_duration: u32_at(trex, 12),
-        trex_flags: u32_at(trex, 20),
-    }
+/// An init segment decoded by mp4-atom; panics with the URI if it does not
+/// decode.
+fn parse_init(uri: &str, bytes: &[u8]) -> Init {
+    mp4::decode_init(bytes).unwrap_or_else(|e| panic!("{uri}: {e}"))
 }
 
 /// Case 31: the init segment's box tree (MP4-INIT-01/02).
-fn assert_init_structure(init: &[u8], handler: &[u8; 4], what: &str) {
-    let top = boxes(init);
-    let kinds: Vec<&[u8; 4]> = top.iter().map(|(f, _)| f).collect();
-    assert_eq!(kinds, [b"ftyp", b"moov"], "{what}: top-level boxes");
-    let ftyp = top[0].1;
-    let brands: Vec<&[u8]> = std::iter::once(&ftyp[..4])
-        .chain(ftyp[8..].chunks(4))
-        .collect();
-    for want in [&b"iso6"[..], &b"cmfc"[..]] {
+fn assert_init_structure(init_bytes: &[u8], handler: &[u8; 4], what: &str) {
+    let init = parse_init(what, init_bytes);
+    assert_eq!(init.top, [*b"ftyp", *b"moov"], "{what}: top-level boxes");
+    let brands = init.brands();
+    for want in [b"iso6", b"cmfc"] {
         assert!(
-            brands.contains(&want),
+            brands.contains(want),
             "{what}: ftyp brands {:?} lack {}",
             brands
                 .iter()
@@ -633,80 +560,69 @@ fn assert_init_structure(init: &[u8], handler: &[u8; 4], what: &str) {
             String::from_utf8_lossy(want)
         );
     }
-    let moov = top[1].1;
-    let moov_kinds: Vec<[u8; 4]> = boxes(moov).iter().map(|(f, _)| *f).collect();
     assert_eq!(
-        moov_kinds.first(),
+        init.moov_children.first(),
         Some(b"mvhd"),
         "{what}: moov starts with mvhd"
     );
     assert_eq!(
-        moov_kinds.last(),
+        init.moov_children.last(),
         Some(b"mvex"),
         "{what}: mvex after the last trak"
     );
-    let mvhd = child(moov, b"mvhd").unwrap();
-    let mvhd_duration = if mvhd[0] == 1 {
-        be_uint(&mvhd[24..32])
-    } else {
-        u64::from(u32_at(mvhd, 16))
-    };
-    assert_eq!(mvhd_duration, 0, "{what}: mvhd duration");
-    let trak = child(moov, b"trak").unwrap();
-    let tkhd = child(trak, b"tkhd").unwrap();
-    let tkhd_flags = u32_at(tkhd, 0) & 0xff_ffff;
+    assert_eq!(init.moov.mvhd.duration, 0, "{what}: mvhd duration");
+    let trak = init.trak();
     assert!(
-        tkhd_flags & 0x3 == 0x3,
-        "{what}: tkhd enabled|in_movie, flags {tkhd_flags:#x}"
+        trak.tkhd.enabled && trak.tkhd.in_movie,
+        "{what}: tkhd enabled|in_movie, got enabled {} in_movie {}",
+        trak.tkhd.enabled,
+        trak.tkhd.in_movie
     );
-    let tkhd_duration = if tkhd[0] == 1 {
-        be_uint(&tkhd[28..36])
-    } else {
-        u64::from(u32_at(tkhd, 20))
+    assert_eq!(trak.tkhd.duration, 0, "{what}: tkhd duration");
+    assert_eq!(trak.mdia.mdhd.duration, 0, "{what}: mdhd duration");
+    assert_eq!(&init.handler(), handler, "{what}: hdlr handler type");
+    let stbl = &trak.mdia.minf.stbl;
+    let stco = stbl
+        .stco
+        .as_ref()
+        .unwrap_or_else(|| panic!("{what}: stbl lacks stco"));
+    let stsz_count = match &stbl.stsz.samples {
+        StszSamples::Identical { count, .. } => *count as usize,
+        StszSamples::Different { sizes } => sizes.len(),
     };
-    assert_eq!(tkhd_duration, 0, "{what}: tkhd duration");
-    let mdia = child(trak, b"mdia").unwrap();
-    let mdhd = child(mdia, b"mdhd").unwrap();
-    let mdhd_duration = if mdhd[0] == 1 {
-        be_uint(&mdhd[24..32])
-    } else {
-        u64::from(u32_at(mdhd, 16))
-    };
-    assert_eq!(mdhd_duration, 0, "{what}: mdhd duration");
-    let hdlr = child(mdia, b"hdlr").unwrap();
-    assert_eq!(&hdlr[8..12], handler, "{what}: hdlr handler type");
-    let minf = child(mdia, b"minf").unwrap();
-    let stbl = child(minf, b"stbl").unwrap();
-    for (table, count_at) in [(b"stts", 4), (b"stsc", 4), (b"stco", 4), (b"stsz", 8)] {
-        let t = child(stbl, table)
-            .unwrap_or_else(|| panic!("{what}: stbl lacks {}", String::from_utf8_lossy(table)));
-        assert_eq!(
-            u32_at(t, count_at),
-            0,
-            "{what}: {} entries",
-            String::from_utf8_lossy(table)
-        );
+    for (table, entries) in [
+        ("stts", stbl.stts.entries.len()),
+        ("stsc", stbl.stsc.entries.len()),
+        ("stco", stco.entries.len()),
+        ("stsz", stsz_count),
+    ] {
+        assert_eq!(entries, 0, "{what}: {table} entries");
     }
-    let stsd = child(stbl, b"stsd").unwrap();
-    assert_eq!(u32_at(stsd, 4), 1, "{what}: one sample entry");
-    let entry = &stsd[8 + 4..8 + 8];
-    let want: &[u8] = if handler == b"vide" { b"avc1" } else { b"mp4a" };
+    assert_eq!(stbl.stsd.codecs.len(), 1, "{what}: one sample entry");
+    let entry = match &stbl.stsd.codecs[0] {
+        Codec::Avc1(_) => b"avc1",
+        Codec::Mp4a(_) => b"mp4a",
+        other => panic!("{what}: sample entry {other:?}"),
+    };
+    let want: &[u8; 4] = if handler == b"vide" { b"avc1" } else { b"mp4a" };
     assert_eq!(entry, want, "{what}: sample entry");
 }
 
-/// One `moof` of a segment.
+/// One `moof` of a segment, summed up.
 #[derive(Debug, Clone)]
 struct Fragment {
     sequence: u32,
     track_id: u32,
-    tfdt_version: u8,
+    tfdt_version: Option<u8>,
     tfdt: u64,
     samples: u32,
     /// Σ sample durations (trun, else tfhd default, else trex default).
     duration: u64,
     first_is_sync: bool,
     sync_samples: u32,
-    tfhd_flags: u32,
+    /// tfhd default-base-is-moof and base_data_offset.
+    default_base_is_moof: bool,
+    base_data_offset: Option<u64>,
     /// trun data_offset (first trun), relative to the moof start.
     data_offset: Option<i64>,
     /// Size of the whole moof box.
@@ -717,328 +633,59 @@ struct Fragment {
     mdat_payload: Option<usize>,
 }
 
-const SAMPLE_IS_NON_SYNC: u32 = 0x0001_0000;
-
-fn parse_fragments(seg: &[u8], init: &InitInfo) -> Vec<Fragment> {
-    let mut out = Vec::new();
-    let top = boxes(seg);
-    for (idx, (fourcc, moof)) in top.iter().enumerate() {
-        if fourcc != b"moof" {
-            continue;
-        }
-        let moof_size = moof.len() + 8;
-        let mdat_payload = top
-            .get(idx + 1)
-            .filter(|(f, _)| f == b"mdat")
-            .map(|(_, p)| p.len());
-        let mfhd = child(moof, b"mfhd").expect("moof has mfhd");
-        let trafs = children(moof, b"traf");
-        assert_eq!(trafs.len(), 1, "one traf per moof (CMAF)");
-        let traf = trafs[0];
-        let tfhd = child(traf, b"tfhd").expect("traf has tfhd");
-        let tf_flags = u32_at(tfhd, 0) & 0xff_ffff;
-        let track_id = u32_at(tfhd, 4);
-        let mut o = 8;
-        if tf_flags & 0x01 != 0 {
-            o += 8;
-        }
-        if tf_flags & 0x02 != 0 {
-            o += 4;
-        }
-        let mut def_duration = init.trex_duration;
-        if tf_flags & 0x08 != 0 {
-            def_duration = u32_at(tfhd, o);
-            o += 4;
-        }
-        let mut def_size = 0u32;
-        if tf_flags & 0x10 != 0 {
-            def_size = u32_at(tfhd, o);
-            o += 4;
-        }
-        let mut def_flags = init.trex_flags;
-        if tf_flags & 0x20 != 0 {
-            def_flags = u32_at(tfhd, o);
-        }
-        let tfdt = child(traf, b"tfdt").expect("traf has tfdt (MP4-SEG-03)");
-        let tfdt_version = tfdt[0];
-        let base = if tfdt_version == 1 {
-            be_uint(&tfdt[4..12])
-        } else {
-            u64::from(u32_at(tfdt, 4))
-        };
-        let mut samples = 0u32;
-        let mut duration = 0u64;
-        let mut sync = 0u32;
-        let mut first_is_sync = None;
-        let mut data_offset = None;
-        let mut sample_bytes = 0u64;
-        for trun in children(traf, b"trun") {
-            let flags = u32_at(trun, 0) & 0xff_ffff;
-            let count = u32_at(trun, 4);
-            let mut o = 8;
-            if flags & 0x01 != 0 {
-                data_offset.get_or_insert(i64::from(u32_at(trun, o) as i32));
-                o += 4;
+/// A media segment decoded by mp4-atom: its top-level box types and each
+/// moof summed up with the init segment's trex defaults.
+fn parse_fragments(uri: &str, seg: &[u8], init: &Init) -> (Vec<[u8; 4]>, Vec<Fragment>) {
+    let decoded = mp4::decode_segment(seg).unwrap_or_else(|e| panic!("{uri}: {e}"));
+    let frags = decoded
+        .fragments
+        .iter()
+        .map(|f| {
+            let traf = f.traf();
+            let samples = mp4::samples(traf, init.trex());
+            Fragment {
+                sequence: f.moof.mfhd.sequence_number,
+                track_id: traf.tfhd.track_id,
+                tfdt_version: f.tfdt_version,
+                tfdt: f
+                    .tfdt()
+                    .unwrap_or_else(|| panic!("{uri}: traf has no tfdt (MP4-SEG-03)")),
+                samples: samples.len() as u32,
+                duration: samples.iter().map(|s| u64::from(s.duration)).sum(),
+                first_is_sync: samples.first().is_some_and(|s| s.is_sync()),
+                sync_samples: samples.iter().filter(|s| s.is_sync()).count() as u32,
+                default_base_is_moof: traf.tfhd.default_base_is_moof,
+                base_data_offset: traf.tfhd.base_data_offset,
+                data_offset: f.data_offset().map(i64::from),
+                moof_size: f.moof_size,
+                sample_bytes: samples.iter().map(|s| u64::from(s.size)).sum(),
+                mdat_payload: f.mdat_payload,
             }
-            let mut first_flags = None;
-            if flags & 0x04 != 0 {
-                first_flags = Some(u32_at(trun, o));
-                o += 4;
-            }
-            for i in 0..count {
-                let mut d = def_duration;
-                if flags & 0x100 != 0 {
-                    d = u32_at(trun, o);
-                    o += 4;
-                }
-                let mut size = def_size;
-                if flags & 0x200 != 0 {
-                    size = u32_at(trun, o);
-                    o += 4;
-                }
-                sample_bytes += u64::from(size);
-                let mut f = if i == 0 {
-                    first_flags.unwrap_or(def_flags)
-                } else {
-                    def_flags
-                };
-                if flags & 0x400 != 0 {
-                    f = u32_at(trun, o);
-                    o += 4;
-                }
-                if flags & 0x800 != 0 {
-                    o += 4;
-                }
-                duration += u64::from(d);
-                let is_sync = f & SAMPLE_IS_NON_SYNC == 0;
-                sync += u32::from(is_sync);
-                first_is_sync.get_or_insert(is_sync);
-            }
-            samples += count;
-        }
-        out.push(Fragment {
-            sequence: u32_at(mfhd, 4),
-            track_id,
-            tfdt_version,
-            tfdt: base,
-            samples,
-            duration,
-            first_is_sync: first_is_sync.unwrap_or(false),
-            sync_samples: sync,
-            tfhd_flags: tf_flags,
-            data_offset,
-            moof_size,
-            sample_bytes,
-            mdat_payload,
-        });
-    }
-    out
+        })
+        .collect();
+    (decoded.top, frags)
 }
 
 // ---------------------------------------------------------------------------
-// Playlists
+// Playlists: read with m3u8-rs (tests/common/hls.rs)
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq)]
-struct MediaSeg {
-    uri: String,
-    duration: f64,
-    /// URI of the EXT-X-MAP in effect.
-    map: Option<String>,
-    discontinuity: bool,
-    /// EXT-X-PROGRAM-DATE-TIME, in ms since the Unix epoch.
-    pdt_ms: Option<i64>,
-}
+/// What the invariants compare of a segment between snapshots: URI,
+/// EXTINF, EXT-X-MAP in effect, DISCONTINUITY, PROGRAM-DATE-TIME.
+type SegFacts<'a> = (&'a str, f64, Option<&'a str>, bool, Option<i64>);
 
-#[derive(Debug, Clone)]
-struct MediaPlaylist {
-    versions: Vec<u32>,
-    target: Option<u64>,
-    media_sequence: u64,
-    discontinuity_sequence: u64,
-    endlist: bool,
-    playlist_type: Option<String>,
-    segments: Vec<MediaSeg>,
-}
-
-impl MediaPlaylist {
-    fn duration(&self) -> f64 {
-        self.segments.iter().map(|s| s.duration).sum()
-    }
-    fn last_msn(&self) -> Option<u64> {
-        (!self.segments.is_empty()).then(|| self.media_sequence + self.segments.len() as u64 - 1)
-    }
-    fn discontinuities(&self) -> usize {
-        self.segments.iter().filter(|s| s.discontinuity).count()
-    }
-    fn maps(&self) -> Vec<String> {
-        let mut m: Vec<String> = Vec::new();
-        for s in &self.segments {
-            if let Some(u) = &s.map {
-                if !m.contains(u) {
-                    m.push(u.clone());
-                }
-            }
-        }
-        m
-    }
-}
-
-fn quoted_attr(line: &str, name: &str) -> Option<String> {
-    parse_attrs(line.split_once(':')?.1).remove(name)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → ms since the Unix epoch.
-fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let (clock, offset_min) = if let Some(c) = time.strip_suffix('Z') {
-        (c, 0)
-    } else {
-        let i = time.rfind(['+', '-'])?;
-        let (c, off) = time.split_at(i);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        (
-            c,
-            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?),
-        )
-    };
-    let mut t = clock.split(':');
-    let (hh, mm) = (
-        t.next()?.parse::<i64>().ok()?,
-        t.next()?.parse::<i64>().ok()?,
-    );
-    let secs: f64 = t.next()?.parse().ok()?;
-    // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(
-        (days * 86_400 + hh * 3600 + mm * 60 - offset_min * 60) * 1000
-            + (secs * 1000.0).round() as i64,
-    )
-}
-
-fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
-    let mut lines = text.lines();
-    if lines.next().map(str::trim_end) != Some("#EXTM3U") {
-        return Err("first line is not #EXTM3U".into());
-    }
-    let mut pl = MediaPlaylist {
-        versions: Vec::new(),
-        target: None,
-        media_sequence: 0,
-        discontinuity_sequence: 0,
-        endlist: false,
-        playlist_type: None,
-        segments: Vec::new(),
-    };
-    let mut map: Option<String> = None;
-    let mut pending_inf: Option<f64> = None;
-    let mut pending_disc = false;
-    let mut pending_pdt: Option<i64> = None;
-    for line in lines {
-        let line = line.trim_end();
-        if line.is_empty() {
-            continue;
-        }
-        let seg_seen = !pl.segments.is_empty() || pending_inf.is_some();
-        if let Some(v) = line.strip_prefix("#EXT-X-VERSION:") {
-            pl.versions
-                .push(v.parse().map_err(|_| format!("bad VERSION {line:?}"))?);
-        } else if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-            pl.target = Some(
-                v.parse()
-                    .map_err(|_| format!("bad TARGETDURATION {line:?}"))?,
-            );
-        } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-            if seg_seen {
-                return Err("EXT-X-MEDIA-SEQUENCE after the first segment".into());
-            }
-            pl.media_sequence = v.parse().map_err(|_| format!("bad {line:?}"))?;
-        } else if let Some(v) = line.strip_prefix("#EXT-X-DISCONTINUITY-SEQUENCE:") {
-            if seg_seen || pending_disc {
-                return Err("EXT-X-DISCONTINUITY-SEQUENCE after a segment or DISCONTINUITY".into());
-            }
-            pl.discontinuity_sequence = v.parse().map_err(|_| format!("bad {line:?}"))?;
-        } else if line.starts_with("#EXT-X-MAP:") {
-            map = Some(quoted_attr(line, "URI").ok_or_else(|| format!("MAP without URI: {line}"))?);
-        } else if let Some(v) = line.strip_prefix("#EXTINF:") {
-            let d = v.split(',').next().unwrap_or("");
-            pending_inf = Some(d.parse().map_err(|_| format!("bad EXTINF {line:?}"))?);
-        } else if line == "#EXT-X-DISCONTINUITY" {
-            pending_disc = true;
-        } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
-            pending_pdt = Some(parse_rfc3339_ms(v).ok_or_else(|| format!("bad {line:?}"))?);
-        } else if line == "#EXT-X-ENDLIST" {
-            pl.endlist = true;
-        } else if let Some(v) = line.strip_prefix("#EXT-X-PLAYLIST-TYPE:") {
-            pl.playlist_type = Some(v.to_owned());
-        } else if line.starts_with('#') {
-            // Other tags (PROGRAM-DATE-TIME, INDEPENDENT-SEGMENTS, …).
-        } else {
-            let duration = pending_inf
-                .take()
-                .ok_or_else(|| format!("URI {line:?} without EXTINF"))?;
-            pl.segments.push(MediaSeg {
-                uri: line.to_owned(),
-                duration,
-                map: map.clone(),
-                discontinuity: std::mem::take(&mut pending_disc),
-                pdt_ms: pending_pdt.take(),
-            });
-        }
-    }
-    if pending_inf.is_some() {
-        return Err("EXTINF without a URI at the end".into());
-    }
-    Ok(pl)
-}
-
-#[derive(Debug, Clone)]
-struct Multivariant {
-    versions: Vec<u32>,
-    /// (STREAM-INF attributes, URI)
-    variants: Vec<(HashMap<String, String>, String)>,
-    media: Vec<HashMap<String, String>>,
-}
-
-fn parse_multivariant(text: &str) -> Result<Multivariant, String> {
-    let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
-    if lines.next() != Some("#EXTM3U") {
-        return Err("first line is not #EXTM3U".into());
-    }
-    let mut mv = Multivariant {
-        versions: Vec::new(),
-        variants: Vec::new(),
-        media: Vec::new(),
-    };
-    let mut pending: Option<HashMap<String, String>> = None;
-    for line in lines {
-        if let Some(v) = line.strip_prefix("#EXT-X-VERSION:") {
-            mv.versions
-                .push(v.parse().map_err(|_| format!("bad {line:?}"))?);
-        } else if let Some(a) = line.strip_prefix("#EXT-X-STREAM-INF:") {
-            pending = Some(parse_attrs(a));
-        } else if let Some(a) = line.strip_prefix("#EXT-X-MEDIA:") {
-            mv.media.push(parse_attrs(a));
-        } else if line.starts_with("#EXTINF") || line.starts_with("#EXT-X-TARGETDURATION") {
-            return Err(format!(
-                "media playlist tag in a multivariant playlist: {line}"
-            ));
-        } else if !line.starts_with('#') {
-            let attrs = pending
-                .take()
-                .ok_or_else(|| format!("URI {line:?} without EXT-X-STREAM-INF"))?;
-            mv.variants.push((attrs, line.to_owned()));
-        }
-    }
-    Ok(mv)
+fn seg_facts(segs: &[MediaSeg]) -> Vec<SegFacts<'_>> {
+    segs.iter()
+        .map(|s| {
+            (
+                s.uri.as_str(),
+                s.duration,
+                s.map.as_deref(),
+                s.discontinuity,
+                s.pdt_ms,
+            )
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -1237,7 +884,7 @@ struct InvariantReport {
     /// Longest wait for a new segment while live.
     longest_wait: Duration,
     target: Option<u64>,
-    version: Option<u32>,
+    version: Option<u64>,
     violations: Vec<String>,
 }
 
@@ -1280,10 +927,10 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
         first_at.get_or_insert(s.at);
         rep.span = s.at - first_at.unwrap();
         let ctx = || format!("\n--- snapshot ---\n{}", s.body);
-        if pl.versions.len() != 1 {
-            v.push(format!("{} EXT-X-VERSION tags{}", pl.versions.len(), ctx()));
+        if pl.version_tags != 1 {
+            v.push(format!("{} EXT-X-VERSION tags{}", pl.version_tags, ctx()));
         }
-        if let Some(&ver) = pl.versions.first() {
+        if let Some(ver) = pl.version {
             match rep.version {
                 None => rep.version = Some(ver),
                 Some(p) if p != ver => v.push(format!("VERSION changed {p} -> {ver}{}", ctx())),
@@ -1361,7 +1008,7 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
             }
         }
         if let Some(ended) = &ended_at {
-            if ended.segments != pl.segments || !pl.endlist {
+            if seg_facts(&ended.segments) != seg_facts(&pl.segments) || !pl.endlist {
                 v.push(format!("playlist changed after ENDLIST{}", ctx()));
             }
         }
@@ -1409,7 +1056,9 @@ fn check_invariants(rec: &Recording, name: &str, opts: &InvariantOptions) -> Inv
                     ));
                 }
                 let kept = &p.segments[removed..];
-                if pl.segments.len() < kept.len() || pl.segments[..kept.len()] != *kept {
+                if pl.segments.len() < kept.len()
+                    || seg_facts(&pl.segments[..kept.len()]) != seg_facts(kept)
+                {
                     v.push(format!("kept segments changed{}", ctx()));
                 }
                 let removed_disc = p.segments[..removed]
@@ -1575,7 +1224,7 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
         msns.windows(2).all(|w| w[1] == w[0] + 1),
         "{playlist}: recorded MSNs are not consecutive: {msns:?}"
     );
-    let mut inits: HashMap<String, InitInfo> = HashMap::new();
+    let mut inits: HashMap<String, Init> = HashMap::new();
     let mut prev_end: Option<u64> = None;
     let mut prev_seq: Option<u32> = None;
     let mut check = TrackCheck {
@@ -1588,11 +1237,11 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
     };
     for (msn, seg) in &timeline {
         let map = seg.map.clone().expect("segment without MAP");
-        let init = *inits
+        let init = inits
             .entry(map.clone())
-            .or_insert_with(|| parse_init(rec.file(&map)));
-        check.timescale = init.timescale;
-        let frags = parse_fragments(rec.file(&seg.uri), &init);
+            .or_insert_with(|| parse_init(&map, rec.file(&map)));
+        check.timescale = init.timescale();
+        let (kinds, frags) = parse_fragments(&seg.uri, rec.file(&seg.uri), init);
         assert!(!frags.is_empty(), "{}: no moof", seg.uri);
         if video {
             assert!(
@@ -1602,22 +1251,20 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
             );
         }
         let mut seg_ticks = 0u64;
-        let top = boxes(rec.file(&seg.uri));
-        let kinds: Vec<&[u8; 4]> = top.iter().map(|(f, _)| f).collect();
-        let first_moof = kinds.iter().position(|f| *f == b"moof").unwrap();
+        let first_moof = kinds.iter().position(|f| f == b"moof").unwrap();
         assert!(
             kinds[..first_moof]
                 .iter()
-                .all(|f| [b"styp", b"prft", b"emsg"].contains(f))
+                .all(|f| [b"styp", b"prft", b"emsg"].contains(&f))
                 && kinds
                     .iter()
-                    .position(|f| *f == b"styp")
+                    .position(|f| f == b"styp")
                     .is_none_or(|i| i == 0),
             "{}: box order {:?} (MP4-SEG-01)",
             seg.uri,
             kinds
                 .iter()
-                .map(|f| String::from_utf8_lossy(*f))
+                .map(|f| String::from_utf8_lossy(f))
                 .collect::<Vec<_>>()
         );
         for (i, f) in frags.iter().enumerate() {
@@ -1625,10 +1272,11 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
             // data offset lands on the mdat payload, which holds exactly the
             // samples.
             assert!(
-                f.tfhd_flags & 0x02_0000 != 0 && f.tfhd_flags & 0x01 == 0,
-                "{}: tfhd flags {:#x}",
+                f.default_base_is_moof && f.base_data_offset.is_none(),
+                "{}: tfhd default-base-is-moof {}, base_data_offset {:?}",
                 seg.uri,
-                f.tfhd_flags
+                f.default_base_is_moof,
+                f.base_data_offset
             );
             assert_eq!(
                 f.data_offset,
@@ -1643,8 +1291,18 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
                 "{} fragment {i}: mdat payload vs Σ sample sizes",
                 seg.uri
             );
-            assert_eq!(f.tfdt_version, 1, "{}: tfdt must be version 1", seg.uri);
-            assert_eq!(f.track_id, init.track_id, "{}: track id", seg.uri);
+            assert_eq!(
+                f.tfdt_version,
+                Some(1),
+                "{}: tfdt must be version 1",
+                seg.uri
+            );
+            assert_eq!(
+                Some(f.track_id),
+                init.trex().map(|t| t.track_id),
+                "{}: track id (tfhd vs the init's trex)",
+                seg.uri
+            );
             if let Some(p) = prev_seq {
                 assert!(
                     f.sequence > p,
@@ -1676,7 +1334,7 @@ fn check_track(rec: &Recording, playlist: &str, video: bool) -> TrackCheck {
             check.sync_samples += u64::from(f.sync_samples);
         }
         // EXTINF is the media duration of the segment (5 decimals printed).
-        let secs = seg_ticks as f64 / f64::from(init.timescale);
+        let secs = seg_ticks as f64 / f64::from(init.timescale());
         assert!(
             (secs - seg.duration).abs() < 0.0011,
             "{}: EXTINF {} but the samples last {secs:.6} s",
@@ -1704,8 +1362,8 @@ fn measured_peak_bps(rec: &Recording, playlist: &str) -> u64 {
 fn assert_bandwidth_covers_peaks(rec: &Recording) {
     let idx = rec.last_ok("index.m3u8").expect("index.m3u8 served");
     let mv = parse_multivariant(&idx.body).unwrap();
-    let attrs = &mv.variants[0].0;
-    let bw: u64 = attrs["BANDWIDTH"].parse().unwrap();
+    let variant = &mv.variants[0];
+    let bw: u64 = variant.bandwidth;
     let peak = measured_peak_bps(rec, "video.m3u8") + measured_peak_bps(rec, "audio.m3u8");
     eprintln!("BANDWIDTH {bw}, measured peak video + audio {peak}");
     // 0.1 % slack: EXTINF is printed with 5 decimals, weir divides by ticks.
@@ -1716,8 +1374,8 @@ fn assert_bandwidth_covers_peaks(rec: &Recording) {
         measured_peak_bps(rec, "audio.m3u8"),
         idx.body
     );
-    if let Some(avg) = attrs.get("AVERAGE-BANDWIDTH") {
-        assert!(avg.parse::<u64>().unwrap() <= bw, "{}", idx.body);
+    if let Some(avg) = variant.average_bandwidth {
+        assert!(avg <= bw, "{}", idx.body);
     }
 }
 
@@ -1749,16 +1407,16 @@ fn segment_times(rec: &Recording, playlist: &str) -> BTreeMap<u64, SegTime> {
             );
         }
     }
-    let mut inits: HashMap<String, InitInfo> = HashMap::new();
+    let mut inits: HashMap<String, Init> = HashMap::new();
     rec.timeline(playlist)
         .into_iter()
         .map(|(msn, seg)| {
             let map = seg.map.clone().unwrap();
-            let init = *inits
+            let init = inits
                 .entry(map.clone())
-                .or_insert_with(|| parse_init(rec.file(&map)));
-            let frags = parse_fragments(rec.file(&seg.uri), &init);
-            let ts = f64::from(init.timescale);
+                .or_insert_with(|| parse_init(&map, rec.file(&map)));
+            let (_, frags) = parse_fragments(&seg.uri, rec.file(&seg.uri), init);
+            let ts = f64::from(init.timescale());
             let start = frags[0].tfdt as f64 / ts;
             let end = frags.iter().map(|f| f.tfdt + f.duration).max().unwrap() as f64 / ts;
             (
@@ -2617,14 +2275,17 @@ fn case30_repeated_identical_sequence_headers_no_discontinuity() {
             plain.dump(name, 1)
         );
         // Same fragments, tick for tick.
-        let init_p = parse_init(plain.file(&base_pl.maps()[0]));
-        let init_r = parse_init(rep.file(&pl.maps()[0]));
+        let (map_p, map_r) = (&base_pl.maps()[0], &pl.maps()[0]);
+        let init_p = parse_init(map_p, plain.file(map_p));
+        let init_r = parse_init(map_r, rep.file(map_r));
         for (a, b) in base_pl.segments.iter().zip(&pl.segments) {
-            let fa: Vec<(u64, u32, u64)> = parse_fragments(plain.file(&a.uri), &init_p)
+            let fa: Vec<(u64, u32, u64)> = parse_fragments(&a.uri, plain.file(&a.uri), &init_p)
+                .1
                 .iter()
                 .map(|f| (f.tfdt, f.samples, f.duration))
                 .collect();
-            let fb: Vec<(u64, u32, u64)> = parse_fragments(rep.file(&b.uri), &init_r)
+            let fb: Vec<(u64, u32, u64)> = parse_fragments(&b.uri, rep.file(&b.uri), &init_r)
+                .1
                 .iter()
                 .map(|f| (f.tfdt, f.samples, f.duration))
                 .collect();
@@ -2788,17 +2449,25 @@ fn case41_multivariant_frame_rate_and_bandwidth() {
     let mut rates = Vec::new();
     for snap in s.rec.of("index.m3u8").filter(|x| x.status == 200) {
         let mv = parse_multivariant(&snap.body).unwrap();
-        let fr = mv.variants[0]
-            .0
-            .get("FRAME-RATE")
-            .cloned()
+        // The value as m3u8-rs reads it, and as written (m3u8-rs keeps only
+        // the number; HLS2 §4.4.6.2 asks for three decimals).
+        let written = snap
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-STREAM-INF:"))
+            .and_then(|a| parse_attrs(a).remove("FRAME-RATE"))
             .unwrap_or_default();
+        let fr = (mv.variants[0].frame_rate, written);
         if rates.last() != Some(&fr) {
             rates.push(fr);
         }
     }
     eprintln!("FRAME-RATE values over the session, in order: {rates:?}");
-    assert_eq!(rates, ["30.000"], "FRAME-RATE of a 30 fps stream");
+    assert_eq!(
+        rates,
+        [(Some(30.0), "30.000".to_owned())],
+        "FRAME-RATE of a 30 fps stream"
+    );
     assert_bandwidth_covers_peaks(&s.rec);
 }
 
@@ -2845,24 +2514,20 @@ fn case42_audio_only_hls() {
     eprintln!("audio-only multivariant:\n{}", idx.body);
     let mv = parse_multivariant(&idx.body).unwrap();
     assert_eq!(mv.variants.len(), 1, "{}", idx.body);
-    let (attrs, uri) = &mv.variants[0];
-    assert_eq!(
-        attrs.get("CODECS").map(String::as_str),
-        Some("mp4a.40.2"),
-        "{}",
-        idx.body
-    );
+    let variant = &mv.variants[0];
+    let uri = &variant.uri;
+    assert_eq!(variant.codecs.as_deref(), Some("mp4a.40.2"), "{}", idx.body);
     assert!(
-        !attrs.contains_key("RESOLUTION"),
+        variant.resolution.is_none(),
         "no RESOLUTION without video:\n{}",
         idx.body
     );
     // Whatever the shape (variant URI or AUDIO rendition), it leads to audio.m3u8.
     let leads_to_audio = uri == "audio.m3u8"
         || mv
-            .media
+            .alternatives
             .iter()
-            .any(|m| m.get("URI").map(String::as_str) == Some("audio.m3u8"));
+            .any(|m| m.uri.as_deref() == Some("audio.m3u8"));
     assert!(leads_to_audio, "{}", idx.body);
     if uri != "audio.m3u8" {
         let target = rec.of(uri).last().map(|s| s.status);
@@ -2893,27 +2558,27 @@ fn case42_video_only_hls() {
     eprintln!("video-only multivariant:\n{}", idx.body);
     let mv = parse_multivariant(&idx.body).unwrap();
     assert_eq!(mv.variants.len(), 1, "{}", idx.body);
-    let (attrs, uri) = &mv.variants[0];
-    let codecs = attrs.get("CODECS").cloned().unwrap_or_default();
+    let variant = &mv.variants[0];
+    let uri = &variant.uri;
+    let codecs = variant.codecs.clone().unwrap_or_default();
     assert!(
         codecs.starts_with("avc1.") && !codecs.contains(','),
         "CODECS only the video codec: {}",
         idx.body
     );
+    assert!(variant.audio.is_none(), "no AUDIO group:\n{}", idx.body);
     assert!(
-        !attrs.contains_key("AUDIO"),
-        "no AUDIO group:\n{}",
-        idx.body
-    );
-    assert!(
-        mv.media
+        mv.alternatives
             .iter()
-            .all(|m| m.get("TYPE").map(String::as_str) != Some("AUDIO")),
+            .all(|m| m.media_type != AlternativeMediaType::Audio),
         "no audio rendition:\n{}",
         idx.body
     );
     assert_eq!(uri, "video.m3u8");
-    assert_eq!(attrs.get("RESOLUTION").map(String::as_str), Some("320x240"));
+    assert_eq!(
+        variant.resolution.map(|r| (r.width, r.height)),
+        Some((320, 240))
+    );
     assert!(
         rec.of("audio.m3u8").all(|s| s.status == 404),
         "audio.m3u8 must be 404"
@@ -3180,26 +2845,31 @@ fn case45_ffmpeg_hls_client_and_concat_probe() {
     let idx = s.rec.last_ok("index.m3u8").unwrap();
     let mv = parse_multivariant(&idx.body).unwrap();
     assert_eq!(mv.variants.len(), 1, "{}", idx.body);
-    let (attrs, uri) = &mv.variants[0];
-    assert_eq!(uri, "video.m3u8");
-    let mut codecs: Vec<&str> = attrs["CODECS"].split(',').collect();
+    let variant = &mv.variants[0];
+    assert_eq!(variant.uri, "video.m3u8");
+    let mut codecs: Vec<&str> = variant
+        .codecs
+        .as_deref()
+        .expect("CODECS")
+        .split(',')
+        .collect();
     codecs.sort_unstable();
     assert_eq!(codecs, ["avc1.64001f", "mp4a.40.2"], "{}", idx.body);
     assert_eq!(
-        attrs.get("RESOLUTION").map(String::as_str),
-        Some("1280x720")
+        variant.resolution.map(|r| (r.width, r.height)),
+        Some((1280, 720))
     );
-    let group = attrs.get("AUDIO").expect("AUDIO group");
+    let group = variant.audio.as_ref().expect("AUDIO group");
     let media = mv
-        .media
+        .alternatives
         .iter()
-        .find(|m| m.get("GROUP-ID") == Some(group))
+        .find(|m| &m.group_id == group)
         .unwrap_or_else(|| panic!("no EXT-X-MEDIA for group {group}:\n{}", idx.body));
-    assert_eq!(media.get("TYPE").map(String::as_str), Some("AUDIO"));
-    assert_eq!(media.get("CHANNELS").map(String::as_str), Some("2"));
-    assert_eq!(media.get("URI").map(String::as_str), Some("audio.m3u8"));
-    assert!(media.contains_key("NAME"));
-    assert!(attrs["BANDWIDTH"].parse::<u64>().unwrap() > 0);
+    assert_eq!(media.media_type, AlternativeMediaType::Audio);
+    assert_eq!(media.channels.as_deref(), Some("2"));
+    assert_eq!(media.uri.as_deref(), Some("audio.m3u8"));
+    assert!(!media.name.is_empty(), "EXT-X-MEDIA NAME");
+    assert!(variant.bandwidth > 0);
 
     // The client.
     assert!(
@@ -3469,15 +3139,21 @@ fn playlist_checker_self_test() {
     assert_eq!(p.maps(), ["a/init-v1.mp4", "a/init-v2.mp4"]);
     assert!(p.segments[1].discontinuity && !p.segments[0].discontinuity);
     assert!(parse_media("#EXTM3U\n#EXTINF:2,\nx\n#EXT-X-MEDIA-SEQUENCE:3\n").is_err());
-    assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.500Z"), Some(1500));
+    // PROGRAM-DATE-TIME as m3u8-rs reads it, in ms since the epoch.
+    let pdt = |t: &str| {
+        parse_media(&format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:{t}\n#EXTINF:2,\nx\n"
+        ))
+        .ok()
+        .and_then(|p| p.segments[0].pdt_ms)
+    };
+    assert_eq!(pdt("1970-01-01T00:00:01.500Z"), Some(1500));
     assert_eq!(
-        parse_rfc3339_ms("2026-11-25T05:55:40.232Z"),
-        parse_rfc3339_ms("2026-11-25T06:55:40.232+01:00")
+        pdt("2026-11-25T05:55:40.232Z"),
+        pdt("2026-11-25T06:55:40.232+01:00")
     );
-    assert_eq!(
-        parse_rfc3339_ms("2000-03-01T00:00:00Z"),
-        Some(951_868_800_000)
-    );
+    assert_eq!(pdt("2000-03-01T00:00:00Z"), Some(951_868_800_000));
+    assert_eq!(pdt("2000-03-01 00:00:00"), None, "not RFC 3339");
     let a = parse_attrs(r#"BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720"#);
     assert_eq!(a["CODECS"], "avc1.64001f,mp4a.40.2");
     assert_eq!(a["RESOLUTION"], "1280x720");

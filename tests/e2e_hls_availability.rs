@@ -7,23 +7,18 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{assets, Ffmpeg, Weir};
+use common::{assets, hls, Ffmpeg, Weir};
 
-/// `(uri, EXTINF seconds)` of each segment, and TARGETDURATION.
+/// `(uri, EXTINF seconds)` of each segment, and TARGETDURATION, read with
+/// m3u8-rs (`common::hls`).
 fn parse(text: &str) -> (Vec<(String, f64)>, u64) {
-    let mut out = Vec::new();
-    let mut target = 0;
-    let mut extinf = None;
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-            target = v.trim().parse().unwrap_or(0);
-        } else if let Some(v) = line.strip_prefix("#EXTINF:") {
-            extinf = v.split(',').next().and_then(|d| d.parse::<f64>().ok());
-        } else if !line.starts_with('#') && !line.is_empty() {
-            out.push((line.to_owned(), extinf.take().unwrap_or(0.0)));
-        }
-    }
-    (out, target)
+    let pl = hls::parse_media(text).unwrap_or_else(|e| panic!("video.m3u8: {e}\n{text}"));
+    let segs = pl
+        .segments
+        .into_iter()
+        .map(|s| (s.uri, s.duration))
+        .collect();
+    (segs, pl.target.unwrap_or(0))
 }
 
 #[test]

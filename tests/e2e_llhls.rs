@@ -8,22 +8,18 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::collections::HashMap;
+
+use common::hls::{self, Part};
+use common::mpd::tracks;
 use common::{assets, http_get, poll_until, Ffmpeg, Weir, LIVE_TIMEOUT};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// One EXT-X-PART.
-#[derive(Clone, Debug, PartialEq)]
-struct Part {
-    uri: String,
-    duration: f64,
-    independent: bool,
-}
-
 /// The LL-HLS view of a media playlist.
 #[derive(Debug, Default)]
 struct Ll {
-    version: u32,
+    version: u64,
     target: f64,
     media_sequence: u64,
     part_target: Option<f64>,
@@ -35,63 +31,44 @@ struct Ll {
     open_parts: Vec<Part>,
     hint: Option<String>,
     reports: Vec<(String, u64, Option<u64>)>,
-    pdt_count: usize,
+    /// Segments with an EXT-X-PROGRAM-DATE-TIME, and whether the segment in
+    /// progress (the open parts) has one.
+    pdt_segments: usize,
+    open_pdt: bool,
 }
 
-fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let start = line.find(&format!("{name}="))? + name.len() + 1;
-    let rest = &line[start..];
-    if let Some(q) = rest.strip_prefix('"') {
-        q.split('"').next()
-    } else {
-        rest.split(',').next()
-    }
-}
-
+/// A media playlist read with m3u8-rs (`common::hls`: LL-HLS tags are
+/// m3u8-rs unknown tags, their attributes read with `parse_attrs`).
 fn parse(text: &str) -> Ll {
-    let mut ll = Ll::default();
-    let mut parts = Vec::new();
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("#EXT-X-VERSION:") {
-            ll.version = v.parse().unwrap_or(0);
-        } else if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-            ll.target = v.parse().unwrap_or(0.0);
-        } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-            ll.media_sequence = v.parse().unwrap_or(0);
-        } else if line.starts_with("#EXT-X-PART-INF:") {
-            ll.part_target = attr(line, "PART-TARGET").and_then(|v| v.parse().ok());
-        } else if line.starts_with("#EXT-X-SERVER-CONTROL:") {
-            ll.part_hold_back = attr(line, "PART-HOLD-BACK").and_then(|v| v.parse().ok());
-            ll.can_skip_until = attr(line, "CAN-SKIP-UNTIL").and_then(|v| v.parse().ok());
-        } else if let Some(v) = line.strip_prefix("#EXT-X-SKIP:SKIPPED-SEGMENTS=") {
-            ll.skipped = v.parse().ok();
-        } else if line.starts_with("#EXT-X-PART:") {
-            parts.push(Part {
-                uri: attr(line, "URI").unwrap_or_default().to_owned(),
-                duration: attr(line, "DURATION")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0.0),
-                independent: attr(line, "INDEPENDENT") == Some("YES"),
-            });
-        } else if line.starts_with("#EXT-X-PRELOAD-HINT:TYPE=PART,") {
-            ll.hint = attr(line, "URI").map(str::to_owned);
-        } else if line.starts_with("#EXT-X-RENDITION-REPORT:") {
-            ll.reports.push((
-                attr(line, "URI").unwrap_or_default().to_owned(),
-                attr(line, "LAST-MSN")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-                attr(line, "LAST-PART").and_then(|v| v.parse().ok()),
-            ));
-        } else if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
-            ll.pdt_count += 1;
-        } else if !line.starts_with('#') && !line.is_empty() {
-            ll.segments
-                .push((line.to_owned(), std::mem::take(&mut parts)));
-        }
+    let pl = hls::parse_media(text).unwrap_or_else(|e| panic!("media playlist: {e}\n{text}"));
+    fn num<T: std::str::FromStr>(a: Option<&HashMap<String, String>>, k: &str) -> Option<T> {
+        a?.get(k)?.parse().ok()
     }
-    ll.open_parts = parts;
-    ll
+    Ll {
+        version: pl.version.unwrap_or(0),
+        target: pl.target.unwrap_or(0) as f64,
+        media_sequence: pl.media_sequence,
+        part_target: num(pl.part_inf.as_ref(), "PART-TARGET"),
+        part_hold_back: num(pl.server_control.as_ref(), "PART-HOLD-BACK"),
+        can_skip_until: num(pl.server_control.as_ref(), "CAN-SKIP-UNTIL"),
+        skipped: num(pl.skip.as_ref(), "SKIPPED-SEGMENTS"),
+        hint: pl.part_hint(),
+        reports: pl
+            .rendition_reports
+            .iter()
+            .map(|r| {
+                (
+                    r.get("URI").cloned().unwrap_or_default(),
+                    num(Some(r), "LAST-MSN").unwrap_or(0),
+                    num(Some(r), "LAST-PART"),
+                )
+            })
+            .collect(),
+        pdt_segments: pl.segments.iter().filter(|s| s.pdt_ms.is_some()).count(),
+        open_pdt: pl.open_pdt_ms.is_some(),
+        segments: pl.segments.into_iter().map(|s| (s.uri, s.parts)).collect(),
+        open_parts: pl.open_parts,
+    }
 }
 
 /// `video/INSTANCE/part-12.3.m4s?x` → (12, 3).
@@ -141,10 +118,9 @@ fn case47_playlist_shape_parts_hints_and_reports() {
             ll.can_skip_until.unwrap() >= 6.0 * ll.target,
             "CAN-SKIP-UNTIL"
         );
-        let open = usize::from(!ll.open_parts.is_empty());
         assert_eq!(
-            ll.pdt_count,
-            ll.segments.len() + open,
+            (ll.pdt_segments, ll.open_pdt),
+            (ll.segments.len(), !ll.open_parts.is_empty()),
             "PDT on every segment\n{text}"
         );
         // Parts only near the live edge (LLHLS-06).
@@ -610,48 +586,79 @@ fn dash_ll_01_segment_in_progress_is_sent_chunk_by_chunk() {
     assert!(out.contains("h264") && out.contains("aac"), "{out}");
 }
 
-/// `$Number$`s of the video Representation's timeline.
 /// The video `SegmentTemplate@media` of the newest Period.
 fn mpd_video_template(mpd: &str) -> String {
     let parsed = dash_mpd_core::parse(mpd).unwrap();
-    parsed
-        .periods
-        .iter()
-        .flat_map(|p| &p.adaptations)
-        .filter(|a| a.contentType.as_deref() == Some("video"))
-        .flat_map(|a| {
-            a.representations
-                .iter()
-                .filter_map(|r| r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref()))
-        })
-        .filter_map(|t| t.media.clone())
+    tracks(&parsed)
+        .into_iter()
+        .filter(|t| t.kind == "video" && !t.media.is_empty())
+        .map(|t| t.media)
         .next_back()
         .unwrap_or_else(|| panic!("no video SegmentTemplate@media\n{mpd}"))
 }
 
+/// `$Number$`s of the video Representation's timeline.
 fn mpd_video_numbers(mpd: &str) -> Vec<u64> {
     let parsed = dash_mpd_core::parse(mpd).unwrap();
-    let mut out = Vec::new();
-    for p in &parsed.periods {
-        for a in &p.adaptations {
-            if a.contentType.as_deref() != Some("video") {
-                continue;
+    tracks(&parsed)
+        .iter()
+        .filter(|t| t.kind == "video")
+        .flat_map(|t| t.numbers())
+        .collect()
+}
+
+/// The LL-HLS view on a fixed playlist (no server): playlist-level LL tags,
+/// parts of listed segments, and the tail after the last URI (open parts,
+/// preload hint, rendition report), which m3u8-rs alone would drop.
+#[test]
+fn ll_view_self_test() {
+    let text = "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n\
+        #EXT-X-PART-INF:PART-TARGET=0.55\n\
+        #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.65,CAN-SKIP-UNTIL=12.0\n\
+        #EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n\
+        #EXT-X-MAP:URI=\"video/i/init-v1.mp4\"\n\
+        #EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.00000,\nvideo/i/seg-7.m4s\n\
+        #EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n\
+        #EXT-X-PART:DURATION=0.50000,URI=\"video/i/part-8.0.m4s\",INDEPENDENT=YES\n\
+        #EXT-X-PART:DURATION=0.50000,URI=\"video/i/part-8.1.m4s\"\n\
+        #EXTINF:1.00000,\nvideo/i/seg-8.m4s\n\
+        #EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:03.000Z\n\
+        #EXT-X-PART:DURATION=0.50000,URI=\"video/i/part-9.0.m4s\",INDEPENDENT=YES\n\
+        #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"video/i/part-9.1.m4s\"\n\
+        #EXT-X-RENDITION-REPORT:URI=\"audio.m3u8\",LAST-MSN=8,LAST-PART=2\n";
+    let ll = parse(text);
+    assert_eq!((ll.version, ll.target, ll.media_sequence), (9, 2.0, 4));
+    assert_eq!(ll.part_target, Some(0.55));
+    assert_eq!(
+        (ll.part_hold_back, ll.can_skip_until),
+        (Some(1.65), Some(12.0))
+    );
+    assert_eq!(ll.skipped, Some(3));
+    assert_eq!(ll.segments.len(), 2);
+    assert!(ll.segments[0].1.is_empty());
+    assert_eq!(
+        ll.segments[1].1,
+        [
+            Part {
+                uri: "video/i/part-8.0.m4s".into(),
+                duration: 0.5,
+                independent: true
+            },
+            Part {
+                uri: "video/i/part-8.1.m4s".into(),
+                duration: 0.5,
+                independent: false
             }
-            for r in &a.representations {
-                let Some(t) = r.SegmentTemplate.as_ref().or(a.SegmentTemplate.as_ref()) else {
-                    continue;
-                };
-                let mut n = t.startNumber.unwrap_or(1);
-                if let Some(tl) = &t.SegmentTimeline {
-                    for s in &tl.segments {
-                        for _ in 0..=s.r.unwrap_or(0).max(0) {
-                            out.push(n);
-                            n += 1;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
+        ]
+    );
+    assert_eq!(ll.open_parts.len(), 1);
+    assert_eq!(ll.hint.as_deref(), Some("video/i/part-9.1.m4s"));
+    assert_eq!(ll.reports, [("audio.m3u8".to_owned(), 8, Some(2))]);
+    assert_eq!((ll.pdt_segments, ll.open_pdt), (2, true));
+    let pl = hls::parse_media(text).unwrap();
+    assert_eq!(pl.segments[0].msn, 7, "EXT-X-SKIP counts in the MSN");
+    assert_eq!(part_numbers(&pl.part_uris()[2]), (9, 0));
+    // Tags the sentinel must not swallow: segment tags with no URI after.
+    assert!(hls::parse_media(&format!("{text}#EXTINF:2.0,\n")).is_err());
+    assert!(hls::parse_media(&format!("{text}#EXT-X-DISCONTINUITY\n")).is_err());
 }

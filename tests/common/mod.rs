@@ -15,6 +15,8 @@
 //! module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod hls;
+pub mod mp4;
 pub mod mpd;
 
 use std::collections::HashMap;
