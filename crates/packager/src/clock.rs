@@ -227,6 +227,11 @@ impl Periods {
         &mut self.clock
     }
 
+    /// A reference cut was made: the Periods are under way.
+    pub fn started(&self) -> bool {
+        self.cut_once
+    }
+
     /// Start a new Period at the next reference cut.
     pub fn split(&mut self) {
         self.split_pending = true;

@@ -14,8 +14,80 @@
 //! already has, and AAC-LC silence (a raw data block with no spectral data,
 //! which needs no encoder state). Streams with other audio get no filler.
 
+use std::time::Duration;
+
 use bytes::Bytes;
-use weir_flv::AacConfig;
+use weir_flv::{AacConfig, Frame, TrackKind};
+
+use crate::names::TrackId;
+
+/// What one track fills with, and where its media ended.
+#[derive(Clone, Debug)]
+pub(crate) struct FillSource {
+    pub track: TrackId,
+    /// The last key frame (video) or a silent frame (audio).
+    pub frame: Bytes,
+    /// Where the track's media ended, in its ticks.
+    pub end_ticks: u64,
+    pub timescale: u32,
+    /// Ticks between two filler frames.
+    pub step_ticks: u64,
+}
+
+/// The frames that fill every track from where its media ended up to
+/// `fill_to_ms`, interleaved as a publisher would send them (video first at
+/// a tie, so the other tracks follow the reference's cuts). Empty when
+/// there is no gap, or when it is longer than `longest` (players have
+/// stalled by then).
+///
+/// Video starts where the earliest track ended, so that audio, whose first
+/// filler frame starts a segment, cuts with it (its segmenter keeps it
+/// from going back); audio continues its own sample count.
+pub(crate) fn filler_frames(
+    sources: &[FillSource],
+    fill_to_ms: i64,
+    longest: Duration,
+) -> Vec<(TrackId, Frame)> {
+    let end_ms = |s: &FillSource| {
+        i64::try_from(s.end_ticks * 1000 / u64::from(s.timescale.max(1))).unwrap_or(i64::MAX)
+    };
+    let (Some(start_ms), Some(first_ms)) = (
+        sources.iter().map(end_ms).max(),
+        sources.iter().map(end_ms).min(),
+    ) else {
+        return Vec::new();
+    };
+    let gap_ms = u64::try_from(fill_to_ms.saturating_sub(start_ms)).unwrap_or(0);
+    if gap_ms == 0 || Duration::from_millis(gap_ms) > longest {
+        return Vec::new();
+    }
+    let mut frames = Vec::new();
+    for s in sources {
+        let ts = u64::from(s.timescale.max(1));
+        let mut ticks = match s.track.kind {
+            TrackKind::Video => u64::try_from(first_ms).unwrap_or(0) * ts / 1000,
+            TrackKind::Audio => s.end_ticks,
+        };
+        loop {
+            let ms = i64::try_from(ticks * 1000 / ts).unwrap_or(i64::MAX);
+            if ms >= fill_to_ms {
+                break;
+            }
+            let frame = Frame {
+                track: s.track.kind,
+                dts_ms: ms,
+                pts_ms: ms,
+                keyframe: true,
+                discontinuity: false,
+                data: s.frame.clone(),
+            };
+            frames.push((s.track, frame));
+            ticks += s.step_ticks.max(1);
+        }
+    }
+    frames.sort_by_key(|(id, f)| (f.dts_ms, *id));
+    frames
+}
 
 /// A silent AAC-LC raw data block (ISO/IEC 14496-3 §4.4.2.1) for a 1024-
 /// sample frame of `config`, or `None` when `config` is not plain AAC-LC
@@ -107,6 +179,55 @@ mod tests {
             channels,
             samples_per_frame: spf,
         }
+    }
+
+    #[test]
+    fn source(track: TrackId, end_ticks: u64, timescale: u32, step_ticks: u64) -> FillSource {
+        FillSource {
+            track,
+            frame: Bytes::from_static(b"x"),
+            end_ticks,
+            timescale,
+            step_ticks,
+        }
+    }
+
+    #[test]
+    fn filler_starts_where_each_track_ended_and_interleaves_video_first() {
+        // Video ended at 2.000 s, audio at 2.016 s; fill to 3 s.
+        let sources = [
+            source(TrackId::VIDEO, 180_000, 90_000, 45_000),
+            source(TrackId::AUDIO, 96_768, 48_000, 1024),
+        ];
+        let frames = filler_frames(&sources, 3000, Duration::from_secs(12));
+        let video: Vec<i64> = frames
+            .iter()
+            .filter(|(t, _)| *t == TrackId::VIDEO)
+            .map(|(_, f)| f.dts_ms)
+            .collect();
+        assert_eq!(video, [2000, 2500]);
+        let audio: Vec<i64> = frames
+            .iter()
+            .filter(|(t, _)| *t == TrackId::AUDIO)
+            .map(|(_, f)| f.dts_ms)
+            .collect();
+        assert_eq!(audio.first(), Some(&2016));
+        assert!(audio.iter().all(|t| *t < 3000));
+        assert_eq!(audio.len(), (3000 - 2016) * 48 / 1024 + 1);
+        // In time order, video first at a tie.
+        assert!(frames
+            .windows(2)
+            .all(|w| (w[0].1.dts_ms, w[0].0) <= (w[1].1.dts_ms, w[1].0)));
+        assert!(frames.iter().all(|(_, f)| f.keyframe));
+    }
+
+    #[test]
+    fn no_filler_without_a_gap_or_past_the_window() {
+        let sources = [source(TrackId::VIDEO, 180_000, 90_000, 45_000)];
+        assert!(filler_frames(&sources, 2000, Duration::from_secs(12)).is_empty());
+        assert!(filler_frames(&sources, 1000, Duration::from_secs(12)).is_empty());
+        assert!(filler_frames(&sources, 20_000, Duration::from_secs(12)).is_empty());
+        assert!(filler_frames(&[], 20_000, Duration::from_secs(12)).is_empty());
     }
 
     #[test]

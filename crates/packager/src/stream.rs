@@ -14,7 +14,7 @@ use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig
 use crate::boxes;
 use crate::clock::{MediaTime, PeriodClock, Periods, Verdict};
 use crate::cuts::{CutPolicy, LaneCuts, RefCut};
-use crate::filler::silent_aac_frame;
+use crate::filler::{filler_frames, silent_aac_frame, FillSource};
 use crate::names::{FileName, InstanceId, TrackId};
 use crate::pdt::Anchors;
 use crate::segmenter::{FrameIn, Output, PartGrid, Timing, TrackSegmenter};
@@ -447,11 +447,10 @@ impl StreamPackager {
         let mut sources = Vec::with_capacity(self.lanes.len());
         for l in self.lanes.values() {
             let t = &l.track;
-            let (Some(data), Some(end)) = (t.filler.clone(), t.seg.end_ticks()) else {
+            let (Some(frame), Some(end_ticks)) = (t.filler.clone(), t.seg.end_ticks()) else {
                 return Ok(());
             };
-            let ts = u64::from(t.config.timescale.max(1));
-            let end_ms = i64::try_from(end * 1000 / ts).unwrap_or(i64::MAX);
+            let timescale = t.config.timescale.max(1);
             // Video: one key frame per part (LL) or per segment; audio:
             // frame by frame.
             let step_ticks = match t.id.kind {
@@ -461,52 +460,23 @@ impl StreamPackager {
                     } else {
                         self.config.target_duration
                     };
-                    u64::try_from(step.as_millis()).unwrap_or(u64::MAX) * ts / 1000
+                    u64::try_from(step.as_millis()).unwrap_or(u64::MAX) * u64::from(timescale)
+                        / 1000
                 }
                 TrackKind::Audio => u64::from(t.config.default_duration),
-            }
-            .max(1);
-            sources.push((t.id, data, end, end_ms, step_ticks, ts));
-        }
-        let (Some(start_ms), Some(first_ms)) = (
-            sources.iter().map(|s| s.3).max(),
-            sources.iter().map(|s| s.3).min(),
-        ) else {
-            return Ok(());
-        };
-        let gap_ms = u64::try_from(fill_to - start_ms).unwrap_or(0);
-        if gap_ms == 0 || Duration::from_millis(gap_ms) > longest {
-            return Ok(());
-        }
-        let mut frames = Vec::new();
-        for (id, data, end, _, step, ts) in sources {
-            // Video's first filler cut is where the earliest track ended, so
-            // that audio, whose first filler frame starts a segment, cuts
-            // with it (its segmenter keeps it from going back).
-            let mut ticks = match id.kind {
-                TrackKind::Video => u64::try_from(first_ms).unwrap_or(0) * ts / 1000,
-                TrackKind::Audio => end,
             };
-            loop {
-                let ms = i64::try_from(ticks * 1000 / ts).unwrap_or(i64::MAX);
-                if ms >= fill_to {
-                    break;
-                }
-                let frame = Frame {
-                    track: id.kind,
-                    dts_ms: ms,
-                    pts_ms: ms,
-                    keyframe: true,
-                    discontinuity: false,
-                    data: data.clone(),
-                };
-                frames.push((id, frame));
-                ticks += step;
-            }
+            sources.push(FillSource {
+                track: t.id,
+                frame,
+                end_ticks,
+                timescale,
+                step_ticks,
+            });
         }
-        // Interleaved as a publisher would send them; video first at a tie,
-        // so the other tracks follow the reference's cuts.
-        frames.sort_by_key(|(id, f)| (f.dts_ms, *id));
+        let frames = filler_frames(&sources, fill_to, longest);
+        if frames.is_empty() {
+            return Ok(());
+        }
         self.gap.filling = true;
         let result = frames
             .iter()
@@ -663,7 +633,16 @@ impl StreamPackager {
                     .map(|l| l.track.window.next_number())
                     .max()
                     .unwrap_or(self.start.media_sequence);
-                let carried = Carried::fresh(next, self.start.discontinuity_sequence);
+                // A track that starts after the first cut joins the MPD at
+                // the next Period (DASH-MPD-02: a listed Period's sets never
+                // change).
+                let first_period = if self.periods.started() {
+                    self.periods.split();
+                    self.periods.current() + 1
+                } else {
+                    0
+                };
+                let carried = Carried::fresh(next, self.start.discontinuity_sequence, first_period);
                 (1, carried, LaneCuts::default())
             }
         };

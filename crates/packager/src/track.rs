@@ -155,6 +155,8 @@ pub(crate) struct Track {
     /// audio: a silent frame, for the same ([`crate::filler`]).
     pub filler: Option<Bytes>,
     pub frame_rate: FrameRate,
+    /// See [`TrackView::first_period`].
+    pub first_period: u64,
 }
 
 /// What a new track continues from: the track it replaces (a changed
@@ -163,14 +165,16 @@ pub(crate) struct Carried {
     pub window: Window,
     pub rates: Rates,
     pub fragment_sequence: u32,
+    pub first_period: u64,
 }
 
 impl Carried {
-    pub fn fresh(next_number: u64, discontinuity_sequence: u64) -> Self {
+    pub fn fresh(next_number: u64, discontinuity_sequence: u64, first_period: u64) -> Self {
         Carried {
             window: Window::new(next_number, discontinuity_sequence),
             rates: Rates::default(),
             fragment_sequence: 1,
+            first_period,
         }
     }
 }
@@ -195,6 +199,7 @@ impl Track {
             fragment_sequence: carried.fragment_sequence,
             filler: None,
             frame_rate: FrameRate::default(),
+            first_period: carried.first_period,
         }
     }
 
@@ -210,6 +215,7 @@ impl Track {
             },
             rates: self.rates,
             fragment_sequence: self.fragment_sequence,
+            first_period: self.first_period,
         }
     }
 
@@ -414,6 +420,7 @@ impl Track {
                 MediaParams::Audio(a) => Some(a.clone()),
                 MediaParams::Video(_) => None,
             },
+            first_period: self.first_period,
             aligned,
         }
     }

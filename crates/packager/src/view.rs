@@ -89,6 +89,10 @@ pub struct TrackView {
     pub average_bitrate: u64,
     pub video: Option<VideoParams>,
     pub audio: Option<AudioParams>,
+    /// The first DASH Period it is listed in: a track that starts after the
+    /// first cut joins at the next Period, so that no Period's sets change
+    /// once listed (DASH-MPD-02). HLS lists it from its first segment.
+    pub first_period: u64,
     /// Its segments start and end where the reference track's do: true
     /// for the reference and for audio (which follows the reference's cuts
     /// by construction), measured for every other video track.

@@ -284,8 +284,8 @@ fn a_rendition_one_frame_off_is_published_as_not_aligned_and_stays_valid() {
 }
 
 /// A track that starts late takes the others' numbering (its segment
-/// numbers stay comparable with theirs), and one that stops leaves the
-/// others going.
+/// numbers stay comparable with theirs) and joins the MPD at a new Period;
+/// one that stops leaves the others going.
 #[test]
 fn a_late_track_continues_the_numbering_and_a_stopped_track_stops_alone() {
     let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
@@ -302,6 +302,7 @@ fn a_late_track_continues_the_numbering_and_a_stopped_track_stops_alone() {
     );
     let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut firsts: BTreeMap<TrackId, u64> = BTreeMap::new();
+    let mut mpds = Vec::new();
     for pass in 0..6u32 {
         for t in &tags {
             let ts = t.timestamp_ms + pass * 2000;
@@ -328,13 +329,52 @@ fn a_late_track_continues_the_numbering_and_a_stopped_track_stops_alone() {
                 8 if pass < 4 => feed(&mut audio, 0, false),
                 _ => {}
             }
+            let mut changed = false;
             while let Some(ev) = p.poll_event() {
+                changed = true;
                 if let PackagerEvent::Segment { track, info, .. } = ev {
                     firsts.entry(track).or_insert(info.number);
                 }
             }
+            if changed {
+                let settings = mpd_settings(&p);
+                if let Some(mpd) = render(&mut p, &settings, true, now).and_then(|m| m.mpd) {
+                    mpds.push(mpd);
+                }
+            }
         }
     }
+    // DASH-MPD-02: a Period, once listed, keeps its sets and
+    // Representations; the late track joins at a Period of its own.
+    let mut periods: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for xml in &mpds {
+        let mpd = dash_mpd_core::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        for period in &mpd.periods {
+            let sets: Vec<Vec<String>> = period
+                .adaptations
+                .iter()
+                .map(|a| {
+                    a.representations
+                        .iter()
+                        .filter_map(|r| r.id.clone())
+                        .collect()
+                })
+                .collect();
+            let id = period.id.clone().expect("Period@id");
+            if let Some(seen) = periods.get(&id) {
+                assert_eq!(seen, &sets, "Period {id} changed:\n{xml}");
+            }
+            periods.insert(id, sets);
+        }
+    }
+    let with = |reps: &[&str]| {
+        periods.values().any(|sets| {
+            sets.iter()
+                .any(|s| s.iter().map(String::as_str).eq(reps.iter().copied()))
+        })
+    };
+    assert!(with(&["video"]), "{periods:?}");
+    assert!(with(&["video", "video1"]), "{periods:?}");
     let v0 = p.track(TrackId::VIDEO).unwrap();
     let v1 = p.track(id(TrackKind::Video, 1)).unwrap();
     let a0 = p.track(TrackId::AUDIO).unwrap();

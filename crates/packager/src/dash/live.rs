@@ -108,6 +108,9 @@ pub fn live_mpd(state: &LiveState<'_>, settings: &MpdSettings) -> Option<Mpd> {
         let mut sets: Vec<AdaptationSet> = Vec::with_capacity(2);
         let mut audio_sets = 0;
         for view in state.tracks {
+            if index < view.first_period {
+                continue;
+            }
             let mut segments: Vec<&SegmentInfo> =
                 view.segments.iter().filter(|s| s.period == index).collect();
             let Some(first) = segments.first().copied() else {
