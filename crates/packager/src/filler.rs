@@ -181,7 +181,6 @@ mod tests {
         }
     }
 
-    #[test]
     fn source(track: TrackId, end_ticks: u64, timescale: u32, step_ticks: u64) -> FillSource {
         FillSource {
             track,
