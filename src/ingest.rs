@@ -14,9 +14,9 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use weir_rtmp::{Event, PublishRequest, Session, SessionConfig, SessionError, UnpublishReason};
 
 use crate::auth::{PublishAuthorizer, Refusal};
-use crate::lifecycle::Departure;
 use crate::metrics::RtmpErrorKind;
 use crate::registry::{ClaimError, Registry};
+use crate::stream::lifecycle::Departure;
 use crate::stream::Stream;
 
 /// Writes that take longer than this mean the peer stopped reading.

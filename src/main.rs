@@ -4,13 +4,9 @@ mod auth;
 mod config;
 mod http;
 mod ingest;
-mod lifecycle;
 mod metrics;
-mod output;
-mod packaging;
 mod registry;
 mod stream;
-mod web;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -163,7 +159,7 @@ fn stream_settings(cli: &Config) -> stream::Settings {
             max_jump_ms: cli.max_timestamp_jump_ms,
         },
         packager: cli.packager(),
-        lifecycle: lifecycle::Policy {
+        lifecycle: stream::lifecycle::Policy {
             grace: cli.grace_period,
             retention: cli.ended_retention,
             end_on_unpublish: cli.end_on_unpublish,

@@ -33,7 +33,7 @@ use weir_packager::names::FileName;
 use weir_rtmp::{ChunkError, SessionError};
 
 use crate::http::AppState;
-use crate::lifecycle::Phase;
+use crate::stream::lifecycle::Phase;
 
 /// Content type of the OpenMetrics text format (sent when the scraper asks
 /// for it, as Prometheus does).
@@ -94,8 +94,8 @@ impl Route {
         }
     }
 
-    /// The route of a request path, following the router in `http.rs` and
-    /// `web.rs`: `/{app}/{key}/{*file}` by file type, `/{app}/{key}[/]` the
+    /// The route of a request path, following the router in `http/mod.rs` and
+    /// `http/ui.rs`: `/{app}/{key}/{*file}` by file type, `/{app}/{key}[/]` the
     /// player page, the fixed paths by name, anything else `other`.
     pub fn classify(path: &str) -> Route {
         match path {

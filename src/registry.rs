@@ -19,8 +19,8 @@ use tracing::info;
 use weir_packager::names::InstanceId;
 use weir_packager::stream::InstanceStart;
 
-use crate::lifecycle::{Departure, Phase, PublishError, Transition};
 use crate::metrics::Metrics;
+use crate::stream::lifecycle::{Departure, Phase, PublishError, Transition};
 use crate::stream::{Settings, Stream};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

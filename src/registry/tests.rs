@@ -12,7 +12,7 @@ use weir_packager::names::FileName;
 use weir_rtmp::MediaKind;
 
 use super::*;
-use crate::lifecycle::Policy;
+use crate::stream::lifecycle::Policy;
 
 const GRACE: Duration = Duration::from_secs(10);
 const RETENTION: Duration = Duration::from_secs(60);
@@ -76,7 +76,7 @@ fn publish(stream: &Stream, passes: u32, base: u32) {
 
 fn playlist(stream: &Stream, track: TrackKind) -> String {
     let p = stream
-        .output
+        .store
         .playlist(&FileName::MediaPlaylist(track))
         .expect("media playlist");
     String::from_utf8(p.text.to_vec()).unwrap()

@@ -15,10 +15,14 @@ use weir_packager::names::InstanceId;
 use weir_packager::stream::{InstanceStart, PackagerConfig};
 use weir_rtmp::MediaKind;
 
-use crate::lifecycle::{Departure, Lifecycle, Phase, Policy, PublishError, Transition};
 use crate::metrics::Metrics;
-use crate::output::Output;
-use crate::packaging::Packaging;
+use lifecycle::{Departure, Lifecycle, Phase, Policy, PublishError, Transition};
+use pipeline::Pipeline;
+use store::Store;
+
+pub mod lifecycle;
+mod pipeline;
+pub mod store;
 
 /// What every stream of the server is made with.
 #[derive(Clone, Debug)]
@@ -29,7 +33,7 @@ pub struct Settings {
 }
 
 /// Frames and lifecycle changes, in publish order, for consumers beyond the
-/// packager (which runs inline, see `packaging.rs`).
+/// packager (which runs inline, see `pipeline.rs`).
 /// A consumer that falls behind loses events (`RecvError::Lagged`); it never
 /// slows ingest down.
 #[derive(Clone, Debug)]
@@ -59,9 +63,9 @@ pub struct Stream {
     /// The id in every media file name of this instance.
     pub instance: InstanceId,
     /// Segments and playlists HTTP serves for this stream.
-    pub output: Arc<Output>,
+    pub store: Arc<Store>,
     state: Mutex<State>,
-    packaging: Mutex<Packaging>,
+    packaging: Mutex<Pipeline>,
     events: broadcast::Sender<StreamEvent>,
     /// One span for the stream's life, across publishers (reconnects) and
     /// teardown: packaging logs land in it, whichever connection feeds it.
@@ -159,18 +163,18 @@ impl Stream {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
-        let output = Arc::new(Output::default());
+        let store = Arc::new(Store::default());
         let span = tracing::info_span!(
             parent: None, "stream", app = %app, key = %key, instance = %start.instance
         );
-        let packaging = Packaging::new(settings.packager.clone(), start, output.clone(), metrics);
+        let packaging = Pipeline::new(settings.packager.clone(), start, store.clone(), metrics);
         let stream = Stream {
             span,
             app,
             key,
             instance: start.instance,
             packaging: Mutex::new(packaging),
-            output,
+            store,
             state: Mutex::new(State {
                 demuxer: Demuxer::new(settings.timeline.clone()),
                 lifecycle: Lifecycle::new(settings.lifecycle),
@@ -192,7 +196,7 @@ impl Stream {
         stream
     }
 
-    fn packaging(&self) -> std::sync::MutexGuard<'_, Packaging> {
+    fn packaging(&self) -> std::sync::MutexGuard<'_, Pipeline> {
         self.packaging.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -1,5 +1,5 @@
 //! A stream's packaging: demuxed frames → `StreamPackager` → files, HLS
-//! playlist and DASH MPD snapshots in the stream's `Output`.
+//! playlist and DASH MPD snapshots in the stream's `Store`.
 //!
 //! It runs inline on the publisher's task (about 0.3 µs per frame, see
 //! docs/benchmarks.md), so a publisher that bursts a file faster than real
@@ -16,30 +16,30 @@ use weir_packager::manifests::{availability_after_removal, mpd_settings, render}
 use weir_packager::names::{FileName, InstanceId};
 use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 
+use super::store::Store;
 use crate::metrics::Metrics;
-use crate::output::Output;
 
-pub struct Packaging {
+pub struct Pipeline {
     packager: StreamPackager,
     mpd: MpdSettings,
-    output: Arc<Output>,
+    store: Arc<Store>,
     /// TARGETDURATION once the playlists are published.
     target: Option<u32>,
     metrics: Arc<Metrics>,
 }
 
-impl Packaging {
+impl Pipeline {
     pub fn new(
         config: PackagerConfig,
         start: InstanceStart,
-        output: Arc<Output>,
+        store: Arc<Store>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let packager = StreamPackager::new(config, start);
-        Packaging {
+        Pipeline {
             mpd: mpd_settings(&packager),
             packager,
-            output,
+            store,
             target: None,
             metrics,
         }
@@ -104,17 +104,17 @@ impl Packaging {
             match ev {
                 PackagerEvent::Init { name, bytes, .. } => {
                     mpd_changed = true;
-                    self.output.put(name, bytes);
+                    self.store.put(name, bytes);
                 }
                 PackagerEvent::Segment { track, info, bytes } => {
                     segments += 1;
                     mpd_changed = true;
                     self.metrics.segment(track);
-                    self.output.put(info.name, bytes);
+                    self.store.put(info.name, bytes);
                 }
                 PackagerEvent::Part { info, bytes, .. } => {
                     mpd_changed |= ll_dash;
-                    self.output.put(info.name, bytes);
+                    self.store.put(info.name, bytes);
                 }
                 PackagerEvent::Removed { name, parts, .. } => {
                     mpd_changed = true;
@@ -122,35 +122,35 @@ impl Packaging {
                     // its parts (LLHLS-06: listed only near the live edge)
                     // with it.
                     for part in parts {
-                        self.output.retire(&part, now, self.availability());
+                        self.store.retire(&part, now, self.availability());
                     }
-                    self.output.retire(&name, now, self.availability());
+                    self.store.retire(&name, now, self.availability());
                 }
             }
         }
         if !changed {
             return 0;
         }
-        let with_mpd = mpd_changed || self.output.playlist(&FileName::Mpd).is_none();
+        let with_mpd = mpd_changed || self.store.playlist(&FileName::Mpd).is_none();
         let Some(m) = render(&mut self.packager, &self.mpd, with_mpd, SystemTime::now()) else {
             return 0;
         };
         self.target = self.packager.target_duration();
         for media in m.media {
-            self.output
+            self.store
                 .set_media_playlist(media.name, media.text, media.position);
             if let Some((name, text)) = media.delta {
-                self.output.set_media_playlist(name, text, media.position);
+                self.store.set_media_playlist(name, text, media.position);
             }
             if let Some(name) = media.stale_delta {
-                self.output.remove_playlist(&name);
+                self.store.remove_playlist(&name);
             }
         }
         if let Some(text) = m.multivariant {
-            self.output.set_playlist(FileName::Multivariant, text);
+            self.store.set_playlist(FileName::Multivariant, text);
         }
         if let Some(text) = m.mpd {
-            self.output.set_playlist(FileName::Mpd, text);
+            self.store.set_playlist(FileName::Mpd, text);
         }
         for (name, error) in m.errors {
             warn!(file = %name, %error, "manifest not written");

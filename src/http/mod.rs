@@ -1,6 +1,6 @@
 //! HTTP routes: the stream API, health check, server clock, and each
 //! stream's manifests (HLS playlists, DASH MPD) and segments; the browser UI
-//! comes from `web.rs`.
+//! comes from `ui.rs`.
 
 use std::sync::Arc;
 
@@ -19,9 +19,11 @@ use tower_http::cors::CorsLayer;
 use weir_packager::names::FileName;
 
 use crate::auth::{query_param, tokenize_mpd, tokenize_playlist, PlayTokens};
-use crate::output::{Output, Playlist};
 use crate::registry::Registry;
+use crate::stream::store::{Playlist, Store};
 use crate::stream::StreamInfo;
+
+mod ui;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,7 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/time", get(time))
         .route("/metrics", get(crate::metrics::serve))
         .route("/{app}/{key}/{*file}", get(stream_file))
-        .merge(crate::web::routes())
+        .merge(ui::routes())
         // JSON compresses on the fly; playlists come pre-compressed (one gzip
         // per update, not per request); media segments never.
         .layer(
@@ -158,7 +160,7 @@ async fn stream_file(
         // backwards: the new instance continues their numbering).
         let Some(stream) = instances
             .iter()
-            .find(|s| s.output.playlist(&name).is_some())
+            .find(|s| s.store.playlist(&name).is_some())
             .or(instances.first())
         else {
             return not_found();
@@ -175,8 +177,8 @@ async fn stream_file(
             _ => None,
         };
         let found = match &blocking {
-            Some(b) if b.msn.is_some() => b.wait(&stream.output, &name).await,
-            _ => Ok(stream.output.playlist(&name)),
+            Some(b) if b.msn.is_some() => b.wait(&stream.store, &name).await,
+            _ => Ok(stream.store.playlist(&name)),
         };
         let p = match found {
             Ok(p) => p,
@@ -184,9 +186,9 @@ async fn stream_file(
         };
         // A delta update only where one applies; else the full playlist.
         let mut p = match (delta, p) {
-            (Some(delta), _) => match stream.output.playlist(&delta) {
+            (Some(delta), _) => match stream.store.playlist(&delta) {
                 Some(skip) => skip,
-                None => match stream.output.playlist(&name) {
+                None => match stream.store.playlist(&name) {
                     Some(p) => p,
                     None => return not_found(),
                 },
@@ -250,16 +252,16 @@ async fn stream_file(
     else {
         return not_found();
     };
-    let f = match stream.output.get(&name, Instant::now()) {
+    let f = match stream.store.get(&name, Instant::now()) {
         Some(f) => f,
         None => {
             // LL-DASH: the segment in progress goes out chunk by chunk.
-            if let Some(resp) = in_progress_segment(&stream.output, name) {
+            if let Some(resp) = in_progress_segment(&stream.store, name) {
                 return resp;
             }
             // A preload-hinted part (LLHLS-04) is held until it is complete,
             // then sent whole.
-            match wait_for_part(&stream.output, name).await {
+            match wait_for_part(&stream.store, name).await {
                 Some(f) => f,
                 None => return not_found(),
             }
@@ -344,15 +346,15 @@ impl BlockingReload {
     /// Every waiter of a stream wakes on the stream's one change
     /// notification, and checks its deadline on the shared one-second
     /// clock: no timer or poll per request.
-    async fn wait(&self, output: &Output, name: &FileName) -> Result<Option<Playlist>, StatusCode> {
+    async fn wait(&self, store: &Store, name: &FileName) -> Result<Option<Playlist>, StatusCode> {
         let Some(msn) = self.msn else {
-            return Ok(output.playlist(name));
+            return Ok(store.playlist(name));
         };
-        let mut changed = output.subscribe();
+        let mut changed = store.subscribe();
         let mut tick = ticker();
         let started = Instant::now();
         loop {
-            let Some(p) = output.playlist(name) else {
+            let Some(p) = store.playlist(name) else {
                 return Ok(None);
             };
             let Some(pos) = p.position else {
@@ -371,7 +373,7 @@ impl BlockingReload {
                 return Err(StatusCode::SERVICE_UNAVAILABLE);
             }
             tokio::select! {
-                r = changed.changed() => if r.is_err() { return Ok(output.playlist(name)) },
+                r = changed.changed() => if r.is_err() { return Ok(store.playlist(name)) },
                 _ = tick.changed() => {}
             }
         }
@@ -380,7 +382,7 @@ impl BlockingReload {
 
 /// A part that is not made yet but is the next one (or the one after) of
 /// its track: wait for it, bounded by three target durations.
-async fn wait_for_part(output: &Output, name: FileName) -> Option<crate::output::StoredFile> {
+async fn wait_for_part(store: &Store, name: FileName) -> Option<crate::stream::store::StoredFile> {
     let FileName::Part {
         track,
         segment: msn,
@@ -392,14 +394,14 @@ async fn wait_for_part(output: &Output, name: FileName) -> Option<crate::output:
     };
     let index = u64::from(index);
     let playlist = FileName::MediaPlaylist(track);
-    let mut changed = output.subscribe();
+    let mut changed = store.subscribe();
     let mut tick = ticker();
     let started = Instant::now();
     loop {
-        if let Some(f) = output.get(&name, Instant::now()) {
+        if let Some(f) = store.get(&name, Instant::now()) {
             return Some(f);
         }
-        let pos = output.playlist(&playlist)?.position?;
+        let pos = store.playlist(&playlist)?.position?;
         // Only the hinted part or the first of the next segment.
         let near = (msn == pos.open_segment && index <= pos.open_parts)
             || (msn == pos.open_segment + 1 && index == 0);
@@ -416,7 +418,7 @@ async fn wait_for_part(output: &Output, name: FileName) -> Option<crate::output:
 
 /// Where [`in_progress_segment`]'s body is.
 struct Progress {
-    output: Arc<Output>,
+    store: Arc<Store>,
     /// The segment in progress.
     segment: FileName,
     next_part: u32,
@@ -451,13 +453,13 @@ impl Progress {
                 },
                 _ => return None,
             };
-            if let Some(p) = self.output.get(&part, now) {
+            if let Some(p) = self.store.get(&part, now) {
                 self.next_part += 1;
                 self.sent += p.bytes.len();
                 self.last_progress = now;
                 return Some((Ok(p.bytes), self));
             }
-            if let Some(seg) = self.output.get(&self.segment, now) {
+            if let Some(seg) = self.store.get(&self.segment, now) {
                 self.done = true;
                 let rest = seg.bytes.slice(self.sent.min(seg.bytes.len())..);
                 if rest.is_empty() {
@@ -483,22 +485,22 @@ impl Progress {
 /// then each CMAF chunk as it is made (chunked transfer), ending when the
 /// segment is complete. Only with low latency on, and only for the segment
 /// in progress: a later one stays 404 (case 55).
-fn in_progress_segment(output: &Arc<Output>, name: FileName) -> Option<Response> {
+fn in_progress_segment(store: &Arc<Store>, name: FileName) -> Option<Response> {
     let FileName::Segment { track, number, .. } = name else {
         return None;
     };
-    let pos = output.playlist(&FileName::MediaPlaylist(track))?.position?;
+    let pos = store.playlist(&FileName::MediaPlaylist(track))?.position?;
     if pos.ended || number != pos.open_segment {
         return None;
     }
     let content_type = name.content_type();
     let progress = Progress {
-        output: output.clone(),
+        store: store.clone(),
         segment: name,
         next_part: 0,
         sent: 0,
         done: false,
-        changed: output.subscribe(),
+        changed: store.subscribe(),
         tick: ticker(),
         last_progress: Instant::now(),
         limit: std::time::Duration::from_secs(3 * u64::from(pos.target.max(1))),
@@ -593,7 +595,7 @@ mod tests {
     use weir_packager::names::{FileName, InstanceId};
 
     use super::{in_progress_segment, parse_range};
-    use crate::output::{Output, Position};
+    use crate::stream::store::{Position, Store};
 
     const INST: InstanceId = InstanceId::from_millis(1);
 
@@ -614,9 +616,9 @@ mod tests {
         }
     }
 
-    /// An output whose video playlist says segment 5 is in progress.
-    fn output(open_parts: u64, ended: bool) -> Arc<Output> {
-        let o = Arc::new(Output::default());
+    /// An store whose video playlist says segment 5 is in progress.
+    fn store(open_parts: u64, ended: bool) -> Arc<Store> {
+        let o = Arc::new(Store::default());
         let position = Position {
             last_segment: Some(4),
             open_segment: 5,
@@ -632,7 +634,7 @@ mod tests {
         o
     }
 
-    fn put(o: &Output, name: FileName, bytes: &'static [u8]) {
+    fn put(o: &Store, name: FileName, bytes: &'static [u8]) {
         o.put(name, Bytes::from_static(bytes));
     }
 
@@ -647,7 +649,7 @@ mod tests {
     /// first part waits for it) — and ends with exactly the segment's bytes.
     #[tokio::test]
     async fn segment_in_progress_streams_its_parts_then_ends_dash_ll_01() {
-        let o = output(0, false);
+        let o = store(0, false);
         let resp = in_progress_segment(&o, seg(5)).expect("in progress");
         assert_eq!(resp.status(), 200);
         assert!(resp.headers().get("content-length").is_none());
@@ -674,7 +676,7 @@ mod tests {
     /// body is still the segment.
     #[tokio::test]
     async fn a_missed_part_is_made_up_from_the_complete_segment() {
-        let o = output(1, false);
+        let o = store(1, false);
         put(&o, part(5, 0), b"styp+moof0");
         let resp = in_progress_segment(&o, seg(5)).unwrap();
         put(&o, seg(5), b"styp+moof0moof1");
@@ -685,7 +687,7 @@ mod tests {
     /// next one), and only with low latency (a playlist Position).
     #[test]
     fn only_the_segment_in_progress_is_streamed() {
-        let o = output(1, false);
+        let o = store(1, false);
         assert!(in_progress_segment(&o, seg(6)).is_none());
         assert!(in_progress_segment(&o, seg(4)).is_none());
         assert!(in_progress_segment(&o, part(5, 1)).is_none());
@@ -695,8 +697,8 @@ mod tests {
             number: 5,
         };
         assert!(in_progress_segment(&o, audio).is_none());
-        assert!(in_progress_segment(&output(1, true), seg(5)).is_none());
-        let plain = Arc::new(Output::default());
+        assert!(in_progress_segment(&store(1, true), seg(5)).is_none());
+        let plain = Arc::new(Store::default());
         plain.set_playlist(
             FileName::MediaPlaylist(TrackKind::Video),
             "#EXTM3U\n".into(),

@@ -184,7 +184,7 @@ mod tests {
         let registry = Registry::new(crate::stream::Settings {
             timeline: Default::default(),
             packager: Default::default(),
-            lifecycle: crate::lifecycle::Policy {
+            lifecycle: crate::stream::lifecycle::Policy {
                 grace: Duration::from_secs(10),
                 retention: Duration::from_secs(60),
                 end_on_unpublish: false,
