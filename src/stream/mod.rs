@@ -1,5 +1,5 @@
 //! One stream instance: its lifecycle, its demuxer, its publisher, its
-//! counters and the fan-out of frames to whatever packages them.
+//! counters, and the pipeline that packages its frames inline.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -8,7 +8,6 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::broadcast;
 use weir_flv::timeline::TimelineConfig;
 use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
 use weir_packager::names::InstanceId;
@@ -32,28 +31,6 @@ pub struct Settings {
     pub lifecycle: Policy,
 }
 
-/// Frames and lifecycle changes, in publish order, for consumers beyond the
-/// packager (which runs inline, see `pipeline.rs`).
-/// A consumer that falls behind loses events (`RecvError::Lagged`); it never
-/// slows ingest down.
-#[derive(Clone, Debug)]
-// Read by the packager, which subscribes per stream (next issue) and by tests.
-#[cfg_attr(not(test), allow(dead_code))]
-pub enum StreamEvent {
-    /// A publisher started (again, when `reconnect` is true: within the grace window).
-    PublisherStarted {
-        reconnect: bool,
-    },
-    Media(DemuxEvent),
-    /// The publisher left; the stream may resume within the grace period.
-    PublisherLeft,
-    /// The grace period passed without a reconnect: the stream is over.
-    Ended,
-}
-
-/// Capacity of the per-stream fan-out: about 10 s of 30 fps video plus audio.
-const FANOUT_CAPACITY: usize = 1024;
-
 /// Media time span over which the bitrate is measured.
 const BITRATE_WINDOW_MS: i64 = 5_000;
 
@@ -65,10 +42,9 @@ pub struct Stream {
     /// Segments and playlists HTTP serves for this stream.
     pub store: Arc<Store>,
     state: Mutex<State>,
-    packaging: Mutex<Pipeline>,
-    events: broadcast::Sender<StreamEvent>,
+    pipeline: Mutex<Pipeline>,
     /// One span for the stream's life, across publishers (reconnects) and
-    /// teardown: packaging logs land in it, whichever connection feeds it.
+    /// teardown: pipeline logs land in it, whichever connection feeds it.
     span: tracing::Span,
 }
 
@@ -162,18 +138,17 @@ impl Stream {
         start: InstanceStart,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let store = Arc::new(Store::default());
         let span = tracing::info_span!(
             parent: None, "stream", app = %app, key = %key, instance = %start.instance
         );
-        let packaging = Pipeline::new(settings.packager.clone(), start, store.clone(), metrics);
+        let pipeline = Pipeline::new(settings.packager.clone(), start, store.clone(), metrics);
         let stream = Stream {
             span,
             app,
             key,
             instance: start.instance,
-            packaging: Mutex::new(packaging),
+            pipeline: Mutex::new(pipeline),
             store,
             state: Mutex::new(State {
                 demuxer: Demuxer::new(settings.timeline.clone()),
@@ -188,26 +163,17 @@ impl Stream {
                 first_dts: None,
                 last_dts: None,
             }),
-            events,
         };
-        let _ = stream
-            .events
-            .send(StreamEvent::PublisherStarted { reconnect: false });
         stream
     }
 
-    fn packaging(&self) -> std::sync::MutexGuard<'_, Pipeline> {
-        self.packaging.lock().unwrap_or_else(|e| e.into_inner())
+    fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
+        self.pipeline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the counters unusable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
-        self.events.subscribe()
     }
 
     pub fn phase(&self) -> Phase {
@@ -226,10 +192,7 @@ impl Stream {
                 s.publisher = publisher;
                 s.demuxer.reconnect();
                 drop(s);
-                self.packaging().reconnect();
-                let _ = self
-                    .events
-                    .send(StreamEvent::PublisherStarted { reconnect: true });
+                self.pipeline().reconnect();
             }
             // The grace period ran out before its timer was serviced.
             Err(PublishError::Ended) => {
@@ -244,9 +207,6 @@ impl Stream {
     /// The publisher of `generation` left at `now` (any teardown path).
     pub fn publisher_left(&self, generation: u64, how: Departure, now: Instant) -> Transition {
         let t = self.state().lifecycle.leave(generation, how, now);
-        if t != Transition::Unchanged {
-            let _ = self.events.send(StreamEvent::PublisherLeft);
-        }
         self.apply(t)
     }
 
@@ -269,14 +229,14 @@ impl Stream {
 
     /// Where the next instance of this key starts (after this one ended).
     pub fn successor(&self, next: InstanceId) -> InstanceStart {
-        self.packaging().successor(next)
+        self.pipeline().successor(next)
     }
 
     fn apply(&self, t: Transition) -> Transition {
         match t {
             Transition::Waiting => {
                 let _span = self.span.enter();
-                self.packaging().publisher_left();
+                self.pipeline().publisher_left();
             }
             Transition::Ended => self.ended(),
             Transition::Unchanged | Transition::Gone => {}
@@ -288,8 +248,7 @@ impl Stream {
     /// the MPD its end (HLS-LIVE-09, DASH-MPD-12).
     fn ended(&self) {
         let _span = self.span.enter();
-        self.packaging().end();
-        let _ = self.events.send(StreamEvent::Ended);
+        self.pipeline().end();
     }
 
     pub fn set_error(&self, error: String) {
@@ -314,8 +273,7 @@ impl Stream {
             Ok(Some(ev)) => {
                 s.account(&ev);
                 drop(s);
-                self.packaging().push(&ev);
-                let _ = self.events.send(StreamEvent::Media(ev));
+                self.pipeline().push(&ev);
             }
             Ok(None) => {}
             Err(e) => s.record_error(kind, &e),
@@ -480,68 +438,30 @@ mod tests {
     }
 
     #[test]
-    fn slow_consumer_lags_instead_of_blocking_ingest() {
+    fn frames_are_counted_per_track() {
         let s = stream();
-        let mut rx = s.subscribe();
-        s.push_media(MediaKind::Audio, 0, aac_sequence_header());
-        // Far more frames than the fan-out holds, with nobody reading.
-        for i in 0..(FANOUT_CAPACITY as u32 * 3) {
+        s.push_media(MediaKind::Audio, 1000, aac_sequence_header());
+        s.push_media(MediaKind::Audio, 1000, aac_sequence_header()); // identical: no event
+        for i in 1..=3 {
             s.push_media(
                 MediaKind::Audio,
-                i * 21,
+                1000 + i * 21,
                 Bytes::from_static(&[0xaf, 0x01, 0x21]),
             );
         }
         let info = s.info();
-        assert_eq!(
-            info.audio.as_ref().map(|a| a.frames),
-            Some(FANOUT_CAPACITY as u64 * 3)
-        );
-        // The consumer is told it lagged, then reads the newest events.
-        assert!(matches!(
-            rx.try_recv(),
-            Err(broadcast::error::TryRecvError::Lagged(_))
-        ));
-        match rx.try_recv() {
-            Ok(StreamEvent::Media(DemuxEvent::Frame(f))) => assert_eq!(f.track, TrackKind::Audio),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_eq!(info.audio.as_ref().map(|a| a.frames), Some(3));
+        assert_eq!(info.duration_ms, 42);
+        assert!(info.video.is_none());
     }
 
     #[test]
-    fn events_carry_config_frames_and_lifecycle_in_order() {
+    fn a_publisher_resumes_within_the_grace_period() {
         let s = stream();
-        let mut rx = s.subscribe();
-        s.push_media(MediaKind::Audio, 1000, aac_sequence_header());
-        s.push_media(MediaKind::Audio, 1000, aac_sequence_header()); // identical: no event
-        s.push_media(
-            MediaKind::Audio,
-            1021,
-            Bytes::from_static(&[0xaf, 0x01, 0x21]),
-        );
         let t0 = Instant::now();
         s.publisher_left(0, Departure::Graceful, t0);
         assert_eq!(s.info().state, "reconnecting");
         assert_eq!(s.resume("127.0.0.1:2".parse().unwrap(), t0), Ok(1));
-        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|e| match e {
-                StreamEvent::Media(DemuxEvent::AudioConfig { config, changed }) => {
-                    format!("config {:?} {changed}", config.codec_string())
-                }
-                StreamEvent::Media(DemuxEvent::Frame(f)) => format!("frame {}", f.dts_ms),
-                StreamEvent::PublisherStarted { reconnect } => format!("started {reconnect}"),
-                other => format!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                "config Some(\"mp4a.40.2\") false",
-                "frame 1021",
-                "PublisherLeft",
-                "started true"
-            ]
-        );
         assert_eq!(s.phase(), Phase::Live { generation: 1 });
     }
 

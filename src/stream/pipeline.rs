@@ -3,8 +3,8 @@
 //!
 //! It runs inline on the publisher's task (about 0.3 µs per frame, see
 //! docs/benchmarks.md), so a publisher that bursts a file faster than real
-//! time cannot make it fall behind and lose frames, as a separate consumer of
-//! the bounded fan-out did.
+//! time cannot make it fall behind: a consumer on a bounded channel would
+//! lose frames there.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
