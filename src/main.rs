@@ -106,10 +106,12 @@ async fn run(cli: Config) -> Result<(), String> {
         shutdown: stop_rx.clone(),
     });
     let rtmp_task = tokio::spawn(ingest::serve(rtmp, ingest));
+    let (ticker, ticking) = http::Ticker::start();
     let app = http::router(http::AppState {
         registry: registry.clone(),
         play_tokens: cli.play_secret.as_deref().map(auth::PlayTokens::new),
         cors_origins: cli.cors_origins.clone(),
+        ticker,
     });
     let (http_stop_tx, mut http_stop) = tokio::sync::watch::channel(false);
     let server = axum::serve(http, app).with_graceful_shutdown(async move {
@@ -141,7 +143,10 @@ async fn run(cli: Config) -> Result<(), String> {
     // requests.
     let _ = http_stop_tx.send(true);
     timers.abort();
-    match tokio::time::timeout_at(deadline.into(), server).await {
+    // The ticker outlives the requests it bounds.
+    let served = tokio::time::timeout_at(deadline.into(), server).await;
+    ticking.abort();
+    match served {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(format!("HTTP server failed: {e}")),
         Ok(Err(e)) => Err(format!("HTTP server task failed: {e}")),

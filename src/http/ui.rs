@@ -199,6 +199,7 @@ mod tests {
             registry,
             play_tokens: None,
             cors_origins: vec!["*".into()],
+            ticker: crate::http::Ticker::stopped(),
         })
         .oneshot(req)
         .await
