@@ -3,10 +3,11 @@
 
 use std::time::Instant;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use weir_packager::names::FileName;
 
+use super::conditional::Representation;
 use super::{bad_request, not_found, Ticker, MISSING_CACHE};
 use crate::auth::{query_param, tokenize_mpd, tokenize_playlist};
 use crate::stream::store::{Playlist, Store};
@@ -80,46 +81,16 @@ pub async fn serve(
             tokenize_playlist(&String::from_utf8_lossy(&p.text), token)
         });
     }
-    let wants_gzip = p.gzip.is_some()
-        && headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    // Each encoding is its own representation: its own strong ETag.
-    let etag = if wants_gzip {
-        HeaderValue::from_str(&format!("{}-gz\"", p.etag.trim_end_matches('"'))).ok()
-    } else {
-        HeaderValue::from_str(&p.etag).ok()
-    };
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .zip(etag.as_ref())
-        .is_some_and(|(have, current)| have == current);
-    let mut resp = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        match p.gzip.filter(|_| wants_gzip) {
-            Some(gz) => (
-                [
-                    (header::CONTENT_TYPE, content_type),
-                    (header::CONTENT_ENCODING, "gzip"),
-                ],
-                gz,
-            )
-                .into_response(),
-            None => ([(header::CONTENT_TYPE, content_type)], p.text).into_response(),
-        }
-    };
-    let h = resp.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(PLAYLIST_CACHE),
-    );
-    if let Some(etag) = etag {
-        h.insert(header::ETAG, etag);
-    }
-    resp
+    super::conditional::respond(
+        headers,
+        Representation {
+            body: p.text,
+            gzip: p.gzip,
+            etag: &p.etag,
+            content_type,
+            cache_control: PLAYLIST_CACHE,
+        },
+    )
 }
 
 /// `_HLS_msn` / `_HLS_part` / `_HLS_skip` of a media playlist request

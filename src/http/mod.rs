@@ -23,6 +23,7 @@ use crate::registry::Registry;
 use manifest::{MPD_TYPE, PLAYLIST_TYPE};
 
 mod api;
+mod conditional;
 mod manifest;
 mod media;
 mod ui;
