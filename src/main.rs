@@ -4,9 +4,9 @@ mod auth;
 mod config;
 mod http;
 mod ingest;
-mod metrics;
 mod registry;
 mod stream;
+mod telemetry;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -80,6 +80,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn run(cli: Config) -> Result<(), String> {
     let registry = registry::Registry::new(stream_settings(&cli));
+    let metrics = Arc::new(telemetry::Metrics::new());
     let timers = tokio::spawn(registry.clone().run_timers());
     let rtmp = TcpListener::bind(cli.rtmp_listen)
         .await
@@ -99,6 +100,7 @@ async fn run(cli: Config) -> Result<(), String> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ingest = Arc::new(ingest::Ingest {
         registry: registry.clone(),
+        metrics: metrics.clone(),
         limits: cli.limits(),
         capture_dir: cli.capture_dir.clone(),
         authorizer: auth::PublishAuthorizer::new(cli.apps.clone(), cli.publish_auth.clone()),
@@ -109,6 +111,7 @@ async fn run(cli: Config) -> Result<(), String> {
     let (ticker, ticking) = http::Ticker::start();
     let app = http::router(http::AppState {
         registry: registry.clone(),
+        metrics,
         play_tokens: cli.play_secret.as_deref().map(auth::PlayTokens::new),
         cors_origins: cli.cors_origins.clone(),
         ticker,

@@ -160,7 +160,7 @@ mod tests {
         }
     }
 
-    fn header<'a>(resp: &'a Response, name: header::HeaderName) -> Option<&'a str> {
+    fn header(resp: &Response, name: header::HeaderName) -> Option<&str> {
         resp.headers().get(name).and_then(|v| v.to_str().ok())
     }
 

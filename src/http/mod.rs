@@ -20,17 +20,22 @@ use weir_packager::names::FileName;
 
 use crate::auth::{query_param, PlayTokens};
 use crate::registry::Registry;
+use crate::telemetry::{Metrics, Route};
 use manifest::{MPD_TYPE, PLAYLIST_TYPE};
+use metrics::labelled;
 
 mod api;
 mod conditional;
 mod manifest;
 mod media;
+mod metrics;
 mod ui;
 
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// Where responses are counted; `/metrics` serves it.
+    pub metrics: Arc<Metrics>,
     /// Signed play URLs, when a play secret is configured.
     pub play_tokens: Option<PlayTokens>,
     /// `*` alone: any origin.
@@ -41,10 +46,11 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/api/streams", get(api::streams))
-        .route("/time", get(api::time))
-        .route("/metrics", get(crate::metrics::serve))
+        .route("/healthz", labelled(Route::Health, api::healthz))
+        .route("/api/streams", labelled(Route::Api, api::streams))
+        .route("/time", labelled(Route::Time, api::time))
+        .route("/metrics", labelled(Route::Metrics, metrics::serve))
+        // Labelled by the handler, from the file name it parses.
         .route("/{app}/{key}/{*file}", get(stream_file))
         .merge(ui::routes())
         // JSON compresses on the fly; playlists come pre-compressed (one gzip
@@ -60,9 +66,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(cors(&state.cors_origins))
         // Outermost: final status codes, bytes as sent (compressed).
-        .layer(crate::metrics::HttpMetricsLayer::new(
-            state.registry.metrics().clone(),
-        ))
+        .layer(metrics::HttpMetricsLayer::new(state.metrics.clone()))
         .with_state(state)
 }
 
@@ -94,16 +98,45 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// A missing file may appear a moment later (the next segment).
 const MISSING_CACHE: &str = "no-cache";
 
+/// A stream's file: its response labelled by what the name says it is.
 async fn stream_file(
     State(state): State<AppState>,
     Path((app, key, file)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let name = FileName::parse(&file);
+    let mut resp = serve_stream_file(&state, &app, &key, name, query.as_deref(), &headers).await;
+    if let Some(name) = name {
+        resp.extensions_mut().insert(route_of(&name));
+    }
+    resp
+}
+
+/// The metrics route of a stream file name.
+fn route_of(name: &FileName) -> Route {
+    match name {
+        FileName::Multivariant | FileName::MediaPlaylist(_) | FileName::DeltaPlaylist(_) => {
+            Route::Playlist
+        }
+        FileName::Mpd => Route::Mpd,
+        FileName::Segment { .. } | FileName::Part { .. } => Route::Segment,
+        FileName::Init { .. } => Route::Init,
+    }
+}
+
+async fn serve_stream_file(
+    state: &AppState,
+    app: &str,
+    key: &str,
+    name: Option<FileName>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     // Signed play URLs: checked before anything about the stream is said.
-    let token = query.as_deref().and_then(|q| query_param(q, "token"));
+    let token = query.and_then(|q| query_param(q, "token"));
     if let Some(tokens) = &state.play_tokens {
-        if let Err(e) = tokens.verify(&app, &key, token, std::time::SystemTime::now()) {
+        if let Err(e) = tokens.verify(app, key, token, std::time::SystemTime::now()) {
             return (
                 StatusCode::FORBIDDEN,
                 [(header::CACHE_CONTROL, "no-store")],
@@ -112,19 +145,42 @@ async fn stream_file(
                 .into_response();
         }
     }
-    let Some(name) = FileName::parse(&file) else {
+    let Some(name) = name else {
         return not_found();
     };
     // Newest first: the instance publishing now, then ended ones whose
     // files are still within their retention.
-    let instances = state.registry.instances(&app, &key);
+    let instances = state.registry.instances(app, key);
     // The token goes into the manifest's URIs only when tokens are checked.
     let token = token.filter(|_| state.play_tokens.is_some());
     if name.is_manifest() {
-        let query = query.as_deref();
-        manifest::serve(&instances, name, query, token, &state.ticker, &headers).await
+        manifest::serve(&instances, name, query, token, &state.ticker, headers).await
     } else {
-        media::serve(&instances, name, &state.ticker, &headers).await
+        media::serve(&instances, name, &state.ticker, headers).await
+    }
+}
+
+#[cfg(test)]
+impl AppState {
+    /// An empty server: no streams, no play tokens, any origin, a stopped
+    /// deadline clock.
+    pub fn for_tests(metrics: Arc<Metrics>) -> AppState {
+        let lifecycle = crate::stream::lifecycle::Policy {
+            grace: Duration::from_secs(10),
+            retention: Duration::from_secs(60),
+            end_on_unpublish: false,
+        };
+        AppState {
+            registry: Registry::new(crate::stream::Settings {
+                timeline: Default::default(),
+                packager: Default::default(),
+                lifecycle,
+            }),
+            metrics,
+            play_tokens: None,
+            cors_origins: vec!["*".into()],
+            ticker: Ticker::stopped(),
+        }
     }
 }
 

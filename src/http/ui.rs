@@ -6,11 +6,12 @@
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 
 use super::conditional::Representation;
+use super::metrics::labelled;
+use crate::telemetry::Route;
 
 /// One embedded file, with its gzip form (made once, at build time) when
 /// that is smaller.
@@ -32,12 +33,12 @@ const PAGE_CACHE: &str = "no-cache";
 /// The UI routes; merged into [`crate::http::router`] before its layers.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/", get(index_page))
-        .route("/assets/{name}", get(asset))
+        .route("/", labelled(Route::Page, index_page))
+        .route("/assets/{name}", labelled(Route::Asset, asset))
         // `/{app}/{key}/{*file}` (the stream's files) does not match an empty
         // file, so the player page needs its own route.
-        .route("/{app}/{key}/", get(player_page))
-        .route("/{app}/{key}", get(to_player))
+        .route("/{app}/{key}/", labelled(Route::Page, player_page))
+        .route("/{app}/{key}", labelled(Route::Page, to_player))
 }
 
 async fn index_page(headers: HeaderMap) -> Response {
@@ -136,44 +137,27 @@ fn not_found() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use axum::body::Body;
     use axum::http::{header, Request, StatusCode};
     use axum::response::Response;
     use tower::ServiceExt;
 
     use crate::http::{router, AppState};
-    use crate::registry::Registry;
 
     async fn get(uri: &str, headers: &[(&str, &str)]) -> Response {
         send("GET", uri, headers).await
     }
 
     async fn send(method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
-        let registry = Registry::new(crate::stream::Settings {
-            timeline: Default::default(),
-            packager: Default::default(),
-            lifecycle: crate::stream::lifecycle::Policy {
-                grace: Duration::from_secs(10),
-                retention: Duration::from_secs(60),
-                end_on_unpublish: false,
-            },
-        });
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let req = req.body(Body::empty()).unwrap();
-        router(AppState {
-            registry,
-            play_tokens: None,
-            cors_origins: vec!["*".into()],
-            ticker: crate::http::Ticker::stopped(),
-        })
-        .oneshot(req)
-        .await
-        .unwrap()
+        router(AppState::for_tests(Default::default()))
+            .oneshot(req)
+            .await
+            .unwrap()
     }
 
     fn header(resp: &Response, name: header::HeaderName) -> &str {

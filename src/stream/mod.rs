@@ -14,8 +14,8 @@ use weir_packager::names::InstanceId;
 use weir_packager::stream::{InstanceStart, PackagerConfig};
 use weir_rtmp::MediaKind;
 
-use crate::metrics::Metrics;
 use lifecycle::{Departure, Lifecycle, Phase, Policy, PublishError, Transition};
+pub use pipeline::Listed;
 use pipeline::Pipeline;
 use store::Store;
 
@@ -29,6 +29,41 @@ pub struct Settings {
     pub timeline: TimelineConfig,
     pub packager: PackagerConfig,
     pub lifecycle: Policy,
+}
+
+/// What a stream counted, for the host to read and export (plain numbers,
+/// like quinn's `ConnectionStats`): frames as demuxed, segments as made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub video: TrackStats,
+    pub audio: TrackStats,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackStats {
+    pub frames: u64,
+    pub segments: u64,
+}
+
+impl Stats {
+    pub fn track(&self, kind: TrackKind) -> TrackStats {
+        match kind {
+            TrackKind::Video => self.video,
+            TrackKind::Audio => self.audio,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        for (a, b) in [
+            (&mut self.video, other.video),
+            (&mut self.audio, other.audio),
+        ] {
+            a.frames += b.frames;
+            a.segments += b.segments;
+        }
+    }
 }
 
 /// Media time span over which the bitrate is measured.
@@ -68,15 +103,9 @@ struct VideoStats {
     codec: Option<String>,
     width: u32,
     height: u32,
-    sps_frame_rate: Option<f64>,
     frames: u64,
     keyframes: u64,
     bytes: u64,
-    last_dts: Option<i64>,
-    /// Sum and count of plausible DTS steps: a robust frame rate even with
-    /// ms rounding (33/34 ms at 30 fps, pitfall 41) and across discontinuities.
-    step_sum_ms: i64,
-    steps: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -136,14 +165,13 @@ impl Stream {
         publisher: SocketAddr,
         settings: &Settings,
         start: InstanceStart,
-        metrics: Arc<Metrics>,
     ) -> Self {
         let store = Arc::new(Store::default());
         let span = tracing::info_span!(
             parent: None, "stream", app = %app, key = %key, instance = %start.instance
         );
-        let pipeline = Pipeline::new(settings.packager.clone(), start, store.clone(), metrics);
-        let stream = Stream {
+        let pipeline = Pipeline::new(settings.packager.clone(), start, store.clone());
+        Stream {
             span,
             app,
             key,
@@ -163,8 +191,7 @@ impl Stream {
                 first_dts: None,
                 last_dts: None,
             }),
-        };
-        stream
+        }
     }
 
     fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
@@ -255,14 +282,15 @@ impl Stream {
         self.state().last_error = Some(error);
     }
 
-    /// One audio or video message from the publisher.
-    pub fn push_media(&self, kind: MediaKind, timestamp: u32, payload: Bytes) {
+    /// One audio or video message from the publisher; says what segments
+    /// it got listed, for the host's publish delay histogram.
+    pub fn push_media(&self, kind: MediaKind, timestamp: u32, payload: Bytes) -> Listed {
         let _span = self.span.enter();
         let len = payload.len();
         let mut s = self.state();
         // Media of a publisher that the server already let go (shutdown).
         if !matches!(s.lifecycle.phase(), Phase::Live { .. }) {
-            return;
+            return Listed::default();
         }
         s.bytes_in += len as u64;
         let result = match kind {
@@ -273,14 +301,40 @@ impl Stream {
             Ok(Some(ev)) => {
                 s.account(&ev);
                 drop(s);
-                self.pipeline().push(&ev);
+                self.pipeline().push(&ev)
             }
-            Ok(None) => {}
-            Err(e) => s.record_error(kind, &e),
+            Ok(None) => Listed::default(),
+            Err(e) => {
+                s.record_error(kind, &e);
+                Listed::default()
+            }
+        }
+    }
+
+    /// What this stream counted so far.
+    pub fn stats(&self) -> Stats {
+        let s = self.state();
+        let frames = |t: Option<u64>| t.unwrap_or(0);
+        let (video, audio) = (
+            frames(s.video.as_ref().map(|v| v.frames)),
+            frames(s.audio.as_ref().map(|a| a.frames)),
+        );
+        drop(s);
+        let p = self.pipeline();
+        Stats {
+            video: TrackStats {
+                frames: video,
+                segments: p.segments(TrackKind::Video),
+            },
+            audio: TrackStats {
+                frames: audio,
+                segments: p.segments(TrackKind::Audio),
+            },
         }
     }
 
     pub fn info(&self) -> StreamInfo {
+        let frame_rate = self.pipeline().video_frame_rate();
         let s = self.state();
         let bitrate_bps = match (s.recent.front(), s.recent.back()) {
             (Some((a, _)), Some((b, _))) if b > a => {
@@ -307,7 +361,7 @@ impl Stream {
                 codec: v.codec.clone(),
                 width: v.width,
                 height: v.height,
-                frame_rate: v.frame_rate(),
+                frame_rate,
                 frames: v.frames,
                 keyframes: v.keyframes,
                 bytes: v.bytes,
@@ -332,11 +386,6 @@ impl State {
                 if let VideoConfig::Avc(avc) = config {
                     v.width = avc.sps_info.width;
                     v.height = avc.sps_info.height;
-                    v.sps_frame_rate = avc
-                        .sps_info
-                        .frame_rate
-                        .filter(|(_, d)| *d > 0)
-                        .map(|(n, d)| f64::from(n) / f64::from(d));
                 }
             }
             DemuxEvent::AudioConfig { config, .. } => {
@@ -355,14 +404,6 @@ impl State {
                             v.frames += 1;
                             v.keyframes += u64::from(f.keyframe);
                             v.bytes += n as u64;
-                            if let Some(prev) = v.last_dts {
-                                let step = f.dts_ms - prev;
-                                if !f.discontinuity && (1..=1000).contains(&step) {
-                                    v.step_sum_ms += step;
-                                    v.steps += 1;
-                                }
-                            }
-                            v.last_dts = Some(f.dts_ms);
                         }
                     }
                     TrackKind::Audio => {
@@ -397,17 +438,6 @@ impl State {
     }
 }
 
-impl VideoStats {
-    fn frame_rate(&self) -> Option<f64> {
-        if self.steps >= 10 && self.step_sum_ms > 0 {
-            let fps = self.steps as f64 * 1000.0 / self.step_sum_ms as f64;
-            Some(weir_packager::stream::snap_frame_rate(fps))
-        } else {
-            self.sps_frame_rate
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,7 +463,6 @@ mod tests {
             "127.0.0.1:1".parse().unwrap(),
             &settings,
             InstanceStart::new(InstanceId::from_millis(1)),
-            Arc::new(Metrics::new()),
         )
     }
 

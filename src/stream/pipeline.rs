@@ -10,14 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::warn;
-use weir_flv::DemuxEvent;
+use weir_flv::{DemuxEvent, TrackKind};
 use weir_packager::dash::MpdSettings;
 use weir_packager::manifests::{availability_after_removal, mpd_settings, render};
 use weir_packager::names::{FileName, InstanceId};
 use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 
 use super::store::Store;
-use crate::metrics::Metrics;
 
 pub struct Pipeline {
     packager: StreamPackager,
@@ -25,38 +24,60 @@ pub struct Pipeline {
     store: Arc<Store>,
     /// TARGETDURATION once the playlists are published.
     target: Option<u32>,
-    metrics: Arc<Metrics>,
+    /// Media segments made, per kind of track.
+    video_segments: u64,
+    audio_segments: u64,
+}
+
+/// What one pushed frame led to: `segments` new media segments listed in
+/// the playlists, `delay` after the push began (for
+/// `weir_segment_publish_delay_seconds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    pub segments: usize,
+    pub delay: Duration,
 }
 
 impl Pipeline {
-    pub fn new(
-        config: PackagerConfig,
-        start: InstanceStart,
-        store: Arc<Store>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(config: PackagerConfig, start: InstanceStart, store: Arc<Store>) -> Self {
         let packager = StreamPackager::new(config, start);
         Pipeline {
             mpd: mpd_settings(&packager),
             packager,
             store,
             target: None,
-            metrics,
+            video_segments: 0,
+            audio_segments: 0,
         }
     }
 
-    pub fn push(&mut self, event: &DemuxEvent) {
-        // weir_segment_publish_delay_seconds: from this push (the frame that
-        // completes a segment) to the playlists listing the segment.
+    pub fn push(&mut self, event: &DemuxEvent) -> Listed {
+        // From this push (the frame that completes a segment) to the
+        // playlists listing the segment.
         let started = Instant::now();
-        if let DemuxEvent::Frame(f) = event {
-            self.metrics.frame(f.track);
-        }
         if let Err(e) = self.packager.push(event, SystemTime::now()) {
             warn!(error = %e, "packaging failed for a frame");
         }
-        let listed = self.publish();
-        self.metrics.segments_listed(listed, started.elapsed());
+        let segments = self.publish();
+        Listed {
+            segments,
+            delay: started.elapsed(),
+        }
+    }
+
+    /// Media segments made so far by the tracks of `kind`.
+    pub fn segments(&self, kind: TrackKind) -> u64 {
+        match kind {
+            TrackKind::Video => self.video_segments,
+            TrackKind::Audio => self.audio_segments,
+        }
+    }
+
+    /// The video frame rate: the packager's estimate (the one FRAME-RATE
+    /// and the MPD use), from frame timing once there is enough of it,
+    /// else from the SPS.
+    pub fn video_frame_rate(&self) -> Option<f64> {
+        self.packager.track(TrackKind::Video)?.video?.frame_rate
     }
 
     /// The publisher left: publish all it sent; the playlists stay live.
@@ -109,7 +130,11 @@ impl Pipeline {
                 PackagerEvent::Segment { track, info, bytes } => {
                     segments += 1;
                     mpd_changed = true;
-                    self.metrics.segment(track);
+                    // The one place that reads a packager track id.
+                    match track {
+                        TrackKind::Video => self.video_segments += 1,
+                        TrackKind::Audio => self.audio_segments += 1,
+                    }
                     self.store.put(info.name, bytes);
                 }
                 PackagerEvent::Part { info, bytes, .. } => {
