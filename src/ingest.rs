@@ -11,13 +11,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, info_span, warn, Instrument};
-use weir_rtmp::{Event, PublishRequest, Session, SessionConfig, SessionError, UnpublishReason};
+use weir_rtmp::{
+    ChunkError, Event, PublishRequest, Session, SessionConfig, SessionError, UnpublishReason,
+};
 
 use crate::auth::{PublishAuthorizer, Refusal};
-use crate::lifecycle::Departure;
-use crate::metrics::RtmpErrorKind;
 use crate::registry::{ClaimError, Registry};
+use crate::stream::lifecycle::Departure;
 use crate::stream::Stream;
+use crate::telemetry::{Metrics, RtmpErrorKind};
 
 /// Writes that take longer than this mean the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +33,8 @@ const CAPTURE_LIMIT: usize = 256 << 20;
 
 pub struct Ingest {
     pub registry: Arc<Registry>,
+    /// Connections, bytes, errors, publishers and segment publish delays.
+    pub metrics: Arc<Metrics>,
     pub limits: weir_rtmp::Limits,
     pub capture_dir: Option<PathBuf>,
     pub authorizer: PublishAuthorizer,
@@ -54,10 +58,7 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>) {
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             warn!(%peer, limit = ingest.limits.max_connections, "connection limit reached; closing");
-            ingest
-                .registry
-                .metrics()
-                .rtmp_error(RtmpErrorKind::ConnectionLimit);
+            ingest.metrics.rtmp_error(RtmpErrorKind::ConnectionLimit);
             drop(socket);
             continue;
         };
@@ -67,7 +68,7 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>) {
         tokio::spawn(
             async move {
                 let _permit = permit;
-                let _open = ingest.registry.metrics().rtmp_connection();
+                let _open = ingest.metrics.rtmp_connection();
                 let _ = socket.set_nodelay(true);
                 Connection::new(ingest, peer, conn).run(socket).await;
             }
@@ -169,7 +170,7 @@ impl Connection {
                 }
                 Some(Err(e)) => {
                     debug!(error = %e, "read failed");
-                    self.ingest.registry.metrics().rtmp_error(RtmpErrorKind::Io);
+                    self.ingest.metrics.rtmp_error(RtmpErrorKind::Io);
                     break Ok("connection reset");
                 }
                 None => self.session.handle_timeout(Instant::now()),
@@ -185,7 +186,7 @@ impl Connection {
             }
             if let Err(e) = self.flush(&mut socket).await {
                 debug!(error = %e, "write failed");
-                self.ingest.registry.metrics().rtmp_error(RtmpErrorKind::Io);
+                self.ingest.metrics.rtmp_error(RtmpErrorKind::Io);
                 break Ok("write failed");
             }
             if let Err(e) = step {
@@ -203,10 +204,7 @@ impl Connection {
             Err(e) => warn!(error = %e, "connection closed on error"),
         }
         if let Err(e) = &outcome {
-            self.ingest
-                .registry
-                .metrics()
-                .rtmp_error(RtmpErrorKind::of(e));
+            self.ingest.metrics.rtmp_error(error_kind(e));
             for p in &self.publishing {
                 p.stream.set_error(e.to_string());
             }
@@ -215,7 +213,7 @@ impl Connection {
         self.session.close();
         let _ = self.handle_events();
         if !self.publishing.is_empty() {
-            self.ingest.registry.metrics().publisher_stopped();
+            self.ingest.metrics.publisher_stopped();
         }
         let _ = socket.shutdown().await;
         self.write_capture().await;
@@ -223,7 +221,7 @@ impl Connection {
 
     /// Bytes read from the peer, into the session.
     fn input(&mut self, data: &[u8]) -> Result<(), SessionError> {
-        self.ingest.registry.metrics().ingest_bytes(data.len());
+        self.ingest.metrics.ingest_bytes(data.len());
         if let Some(c) = self.capture.as_mut() {
             if c.len() + data.len() <= CAPTURE_LIMIT {
                 c.extend_from_slice(data);
@@ -256,7 +254,10 @@ impl Connection {
                     payload,
                 } => {
                     if let Some(p) = self.publishing.iter().find(|p| p.stream_id == stream_id) {
-                        p.stream.push_media(kind, timestamp, payload);
+                        let listed = p.stream.push_media(kind, timestamp, payload);
+                        self.ingest
+                            .metrics
+                            .segments_listed(listed.segments, listed.delay);
                     }
                 }
                 Event::Connected {
@@ -285,7 +286,7 @@ impl Connection {
                     {
                         let p = self.publishing.swap_remove(i);
                         if self.publishing.is_empty() {
-                            self.ingest.registry.metrics().publisher_stopped();
+                            self.ingest.metrics.publisher_stopped();
                         }
                         info!(?reason, "unpublished");
                         let how = match reason {
@@ -331,7 +332,7 @@ impl Connection {
             Ok((stream, generation)) => {
                 info!(app = %req.app, key = %req.key, publish_type = %req.publish_type, "publishing");
                 if self.publishing.is_empty() {
-                    self.ingest.registry.metrics().publisher_started();
+                    self.ingest.metrics.publisher_started();
                 }
                 self.publishing.push(Publishing {
                     stream_id: req.stream_id,
@@ -367,5 +368,63 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The `weir_rtmp_connection_errors_total` kind of the error a session
+/// ended with.
+fn error_kind(e: &SessionError) -> RtmpErrorKind {
+    match e {
+        SessionError::Handshake(_) => RtmpErrorKind::Handshake,
+        SessionError::HandshakeTimeout(_) => RtmpErrorKind::HandshakeTimeout,
+        SessionError::IdleTimeout(_) => RtmpErrorKind::IdleTimeout,
+        SessionError::TooManyStreams { .. } => RtmpErrorKind::LimitExceeded,
+        SessionError::Chunk(c) => match c {
+            ChunkError::MessageTooLarge { .. }
+            | ChunkError::ChunkSizeBelowFloor { .. }
+            | ChunkError::TooManyChunkStreams { .. }
+            | ChunkError::ReassemblyLimit { .. } => RtmpErrorKind::LimitExceeded,
+            ChunkError::InvalidChunkSize(_)
+            | ChunkError::NoPreviousHeader { .. }
+            | ChunkError::HeaderInsideMessage { .. } => RtmpErrorKind::Protocol,
+        },
+        SessionError::Command(_) | SessionError::Closed => RtmpErrorKind::Protocol,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds() {
+        use weir_rtmp::handshake::HandshakeError;
+        let cases = [
+            (
+                SessionError::Handshake(HandshakeError::BadVersion(b'G')),
+                "handshake",
+            ),
+            (
+                SessionError::HandshakeTimeout(Duration::from_secs(1)),
+                "handshake_timeout",
+            ),
+            (
+                SessionError::IdleTimeout(Duration::from_secs(1)),
+                "idle_timeout",
+            ),
+            (
+                SessionError::Chunk(ChunkError::MessageTooLarge { size: 2, limit: 1 }),
+                "limit_exceeded",
+            ),
+            (
+                SessionError::Chunk(ChunkError::InvalidChunkSize(0)),
+                "protocol",
+            ),
+            (SessionError::TooManyStreams { limit: 1 }, "limit_exceeded"),
+            (SessionError::Closed, "protocol"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(error_kind(&e).as_str(), want, "{e}");
+        }
     }
 }

@@ -4,13 +4,9 @@ mod auth;
 mod config;
 mod http;
 mod ingest;
-mod lifecycle;
-mod metrics;
-mod output;
-mod packaging;
 mod registry;
 mod stream;
-mod web;
+mod telemetry;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -84,6 +80,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn run(cli: Config) -> Result<(), String> {
     let registry = registry::Registry::new(stream_settings(&cli));
+    let metrics = Arc::new(telemetry::Metrics::new());
     let timers = tokio::spawn(registry.clone().run_timers());
     let rtmp = TcpListener::bind(cli.rtmp_listen)
         .await
@@ -103,6 +100,7 @@ async fn run(cli: Config) -> Result<(), String> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ingest = Arc::new(ingest::Ingest {
         registry: registry.clone(),
+        metrics: metrics.clone(),
         limits: cli.limits(),
         capture_dir: cli.capture_dir.clone(),
         authorizer: auth::PublishAuthorizer::new(cli.apps.clone(), cli.publish_auth.clone()),
@@ -110,10 +108,13 @@ async fn run(cli: Config) -> Result<(), String> {
         shutdown: stop_rx.clone(),
     });
     let rtmp_task = tokio::spawn(ingest::serve(rtmp, ingest));
+    let (ticker, ticking) = http::Ticker::start();
     let app = http::router(http::AppState {
         registry: registry.clone(),
+        metrics,
         play_tokens: cli.play_secret.as_deref().map(auth::PlayTokens::new),
         cors_origins: cli.cors_origins.clone(),
+        ticker,
     });
     let (http_stop_tx, mut http_stop) = tokio::sync::watch::channel(false);
     let server = axum::serve(http, app).with_graceful_shutdown(async move {
@@ -145,7 +146,10 @@ async fn run(cli: Config) -> Result<(), String> {
     // requests.
     let _ = http_stop_tx.send(true);
     timers.abort();
-    match tokio::time::timeout_at(deadline.into(), server).await {
+    // The ticker outlives the requests it bounds.
+    let served = tokio::time::timeout_at(deadline.into(), server).await;
+    ticking.abort();
+    match served {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(format!("HTTP server failed: {e}")),
         Ok(Err(e)) => Err(format!("HTTP server task failed: {e}")),
@@ -163,7 +167,7 @@ fn stream_settings(cli: &Config) -> stream::Settings {
             max_jump_ms: cli.max_timestamp_jump_ms,
         },
         packager: cli.packager(),
-        lifecycle: lifecycle::Policy {
+        lifecycle: stream::lifecycle::Policy {
             grace: cli.grace_period,
             retention: cli.ended_retention,
             end_on_unpublish: cli.end_on_unpublish,

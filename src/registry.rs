@@ -19,9 +19,8 @@ use tracing::info;
 use weir_packager::names::InstanceId;
 use weir_packager::stream::InstanceStart;
 
-use crate::lifecycle::{Departure, Phase, PublishError, Transition};
-use crate::metrics::Metrics;
-use crate::stream::{Settings, Stream};
+use crate::stream::lifecycle::{Departure, Phase, PublishError, Transition};
+use crate::stream::{Settings, Stats, Stream};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimError {
@@ -72,8 +71,18 @@ pub struct Registry {
     /// [`end_all`](Self::end_all) when a publisher left.
     timers_changed: tokio::sync::Notify,
     publisher_left: tokio::sync::Notify,
-    /// Prometheus metrics of the whole server (`GET /metrics`).
-    metrics: Arc<Metrics>,
+    /// What the streams dropped so far had counted: with the streams still
+    /// held, the server's totals since it started.
+    retired: Mutex<Stats>,
+}
+
+/// The streams' counters, read by the metrics exporter at scrape time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Streams with a publisher now.
+    pub live: usize,
+    /// Everything every stream counted since the server started.
+    pub streams: Stats,
 }
 
 impl Registry {
@@ -84,12 +93,25 @@ impl Registry {
             settings,
             timers_changed: tokio::sync::Notify::new(),
             publisher_left: tokio::sync::Notify::new(),
-            metrics: Arc::new(Metrics::new()),
+            retired: Mutex::new(Stats::default()),
         })
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+    /// Streams live now, and what all streams counted since the start.
+    pub fn totals(&self) -> Totals {
+        let map = self.map();
+        // Under the map lock: a stream is either still held or retired.
+        let mut streams = *self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = 0;
+        for i in map.values() {
+            if matches!(i.current.phase(), Phase::Live { .. }) {
+                live += 1;
+            }
+            for s in std::iter::once(&i.current).chain(&i.older) {
+                streams += s.stats();
+            }
+        }
+        Totals { live, streams }
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<StreamKey, Instances>> {
@@ -144,7 +166,6 @@ impl Registry {
             publisher,
             &self.settings,
             start,
-            self.metrics.clone(),
         ));
         let older = match previous {
             Some(p) => {
@@ -219,6 +240,7 @@ impl Registry {
     pub fn handle_timeout(&self, now: Instant) {
         let mut map = self.map();
         let mut gone_keys = Vec::new();
+        let mut retired = Stats::default();
         for (id, instances) in map.iter_mut() {
             for s in std::iter::once(&instances.current).chain(&instances.older) {
                 loop {
@@ -231,7 +253,13 @@ impl Registry {
                     }
                 }
             }
-            instances.older.retain(|s| s.phase() != Phase::Gone);
+            instances.older.retain(|s| {
+                let gone = s.phase() == Phase::Gone;
+                if gone {
+                    retired += s.stats();
+                }
+                !gone
+            });
             if instances.current.phase() == Phase::Gone {
                 // The instance id is far enough in the past: the next one
                 // gets a later id from the clock or from `next_start`.
@@ -243,9 +271,12 @@ impl Registry {
             }
         }
         for id in gone_keys {
-            map.remove(&id);
+            if let Some(i) = map.remove(&id) {
+                retired += i.current.stats();
+            }
             info!(app = %id.0, key = %id.1, "stream files released");
         }
+        *self.retired.lock().unwrap_or_else(|e| e.into_inner()) += retired;
     }
 
     /// Drives every stream's timers until the process ends: sleeps until the

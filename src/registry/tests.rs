@@ -12,7 +12,7 @@ use weir_packager::names::{FileName, TrackId};
 use weir_rtmp::MediaKind;
 
 use super::*;
-use crate::lifecycle::Policy;
+use crate::stream::lifecycle::Policy;
 
 const GRACE: Duration = Duration::from_secs(10);
 const RETENTION: Duration = Duration::from_secs(60);
@@ -76,7 +76,7 @@ fn publish(stream: &Stream, passes: u32, base: u32) {
 
 fn playlist(stream: &Stream, track: TrackKind) -> String {
     let p = stream
-        .output
+        .store
         .playlist(&FileName::MediaPlaylist(TrackId::new(track, 0)))
         .expect("media playlist");
     String::from_utf8(p.text.to_vec()).unwrap()
@@ -318,4 +318,49 @@ async fn end_all_ends_every_stream() {
         assert!(playlist(s, TrackKind::Video).ends_with("#EXT-X-ENDLIST\n"));
     }
     assert!(r.list().iter().all(|s| s.info().state == "ended"));
+}
+
+/// The metrics exporter's totals: every stream counted once, frames as
+/// demuxed and segments as made, and nothing lost when a stream is dropped
+/// (the counters stay monotonic across retention).
+#[test]
+fn totals_outlive_the_streams_they_count() {
+    let r = registry(false);
+    let t0 = Instant::now();
+    let (s, g) = r.claim("live", "a", addr(), 10, t0).unwrap();
+    publish(&s, 2, 0);
+    let during = r.totals();
+    assert_eq!(during.live, 1);
+    assert_eq!(during.streams, s.stats());
+    let info = s.info();
+    assert_eq!(
+        Some(during.streams.video.frames),
+        info.video.map(|v| v.frames)
+    );
+    assert_eq!(
+        Some(during.streams.audio.frames),
+        info.audio.map(|a| a.frames)
+    );
+    assert!(during.streams.video.segments >= 1);
+    assert!(during.streams.audio.segments >= 1);
+    r.release(&s, g, Departure::Graceful, t0);
+    r.handle_timeout(t0 + GRACE);
+    // Ending closes the last segments: counted too.
+    let ended = r.totals();
+    assert_eq!(ended.live, 0);
+    assert!(ended.streams.video.segments > during.streams.video.segments);
+    r.handle_timeout(t0 + GRACE + RETENTION);
+    assert!(r.instances("live", "a").is_empty());
+    assert_eq!(r.totals(), ended);
+    // A new instance adds to them.
+    let (s2, _) = r
+        .claim("live", "a", addr(), 10, t0 + GRACE + RETENTION)
+        .unwrap();
+    publish(&s2, 1, 0);
+    let again = r.totals();
+    assert_eq!(again.live, 1);
+    assert_eq!(
+        again.streams.video.frames,
+        ended.streams.video.frames + s2.stats().video.frames
+    );
 }

@@ -6,8 +6,12 @@
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
+
+use super::conditional::Representation;
+use super::metrics::labelled;
+use crate::telemetry::Route;
 
 /// One embedded file, with its gzip form (made once, at build time) when
 /// that is smaller.
@@ -29,12 +33,12 @@ const PAGE_CACHE: &str = "no-cache";
 /// The UI routes; merged into [`crate::http::router`] before its layers.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/", get(index_page))
-        .route("/assets/{name}", get(asset))
+        .route("/", labelled(Route::Page, index_page))
+        .route("/assets/{name}", labelled(Route::Asset, asset))
         // `/{app}/{key}/{*file}` (the stream's files) does not match an empty
         // file, so the player page needs its own route.
-        .route("/{app}/{key}/", get(player_page))
-        .route("/{app}/{key}", get(to_player))
+        .route("/{app}/{key}/", labelled(Route::Page, player_page))
+        .route("/{app}/{key}", labelled(Route::Page, to_player))
 }
 
 async fn index_page(headers: HeaderMap) -> Response {
@@ -95,67 +99,30 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// Whether `Accept-Encoding` allows gzip (`gzip;q=0` refuses it).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
-}
-
 fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some(asset) = find(name) else {
         return not_found();
     };
     let content_type = content_type(asset.name);
-    let cache = if content_type.starts_with("text/html") {
+    let cache_control = if content_type.starts_with("text/html") {
         PAGE_CACHE
     } else {
         ASSET_CACHE
     };
-    let gzip = asset.gzip.filter(|_| accepts_gzip(headers));
-    // Each encoding is its own representation, with its own strong ETag.
-    let etag = match gzip {
-        Some(_) => format!("{}-gz\"", asset.etag.trim_end_matches('"')),
-        None => asset.etag.to_string(),
-    };
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut resp = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        match gzip {
-            Some(gz) => ([(header::CONTENT_ENCODING, "gzip")], gz).into_response(),
-            None => asset.bytes.into_response(),
-        }
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(
+    let mut resp = super::conditional::respond(
+        headers,
+        Representation {
+            body: Bytes::from_static(asset.bytes),
+            gzip: asset.gzip.map(Bytes::from_static),
+            etag: asset.etag,
+            content_type,
+            cache_control,
+        },
+    );
+    resp.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if asset.gzip.is_some() {
-        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
     resp
 }
 
@@ -170,39 +137,27 @@ fn not_found() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use axum::body::Body;
     use axum::http::{header, Request, StatusCode};
     use axum::response::Response;
     use tower::ServiceExt;
 
     use crate::http::{router, AppState};
-    use crate::registry::Registry;
 
     async fn get(uri: &str, headers: &[(&str, &str)]) -> Response {
-        let registry = Registry::new(crate::stream::Settings {
-            timeline: Default::default(),
-            packager: Default::default(),
-            lifecycle: crate::lifecycle::Policy {
-                grace: Duration::from_secs(10),
-                retention: Duration::from_secs(60),
-                end_on_unpublish: false,
-            },
-        });
-        let mut req = Request::builder().uri(uri);
+        send("GET", uri, headers).await
+    }
+
+    async fn send(method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
+        let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let req = req.body(Body::empty()).unwrap();
-        router(AppState {
-            registry,
-            play_tokens: None,
-            cors_origins: vec!["*".into()],
-        })
-        .oneshot(req)
-        .await
-        .unwrap()
+        router(AppState::for_tests(Default::default()))
+            .oneshot(req)
+            .await
+            .unwrap()
     }
 
     fn header(resp: &Response, name: header::HeaderName) -> &str {
@@ -313,5 +268,35 @@ mod tests {
         assert!(header(&refused, header::CONTENT_ENCODING).is_empty());
         let again = get("/assets/hls.min.js", &[("if-none-match", &etag)]).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    /// RFC 9110 §13.1.2: If-None-Match compares weakly, so a tag a cache
+    /// weakened (`W/"…"`) still revalidates; the 304 keeps ETag and
+    /// Cache-Control and has no body. HEAD answers like GET, without a body.
+    #[tokio::test]
+    async fn weak_etags_revalidate_and_head_has_no_body() {
+        let plain = get("/assets/list.js", &[]).await;
+        let etag = header(&plain, header::ETAG).to_string();
+        let weak = format!("W/{etag}");
+        let again = get("/assets/list.js", &[("if-none-match", &weak)]).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(header(&again, header::ETAG), etag);
+        assert_eq!(
+            header(&again, header::CACHE_CONTROL),
+            "public, max-age=3600"
+        );
+        assert_eq!(header(&again, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+        assert!(body(again).await.is_empty());
+        let head = send("HEAD", "/assets/list.js", &[]).await;
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(header(&head, header::ETAG), etag);
+        assert!(header(&head, header::CONTENT_TYPE).starts_with("text/javascript"));
+        assert!(body(head).await.is_empty());
+        let head = send("HEAD", "/assets/list.js", &[("if-none-match", "*")]).await;
+        assert_eq!(head.status(), StatusCode::NOT_MODIFIED);
+        // Refusing gzip and everything else: the identity body.
+        let refused = get("/assets/list.js", &[("accept-encoding", "*;q=0")]).await;
+        assert!(header(&refused, header::CONTENT_ENCODING).is_empty());
+        assert_eq!(header(&refused, header::ETAG), etag);
     }
 }

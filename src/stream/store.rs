@@ -17,7 +17,7 @@ pub struct StoredFile {
     pub content_type: &'static str,
 }
 
-pub struct Output {
+pub struct Store {
     files: RwLock<HashMap<FileName, Entry>>,
     playlists: RwLock<HashMap<FileName, Playlist>>,
     /// Bumped on every new file or playlist: blocked requests (LL-HLS
@@ -25,9 +25,9 @@ pub struct Output {
     changed: tokio::sync::watch::Sender<u64>,
 }
 
-impl Default for Output {
+impl Default for Store {
     fn default() -> Self {
-        Output {
+        Store {
             files: RwLock::default(),
             playlists: RwLock::default(),
             changed: tokio::sync::watch::Sender::new(0),
@@ -85,7 +85,7 @@ struct Entry {
     expires: Option<Instant>,
 }
 
-impl Output {
+impl Store {
     pub fn put(&self, name: FileName, bytes: Bytes) {
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         files.insert(
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn retired_files_stay_fetchable_until_they_expire_hls_live_04() {
-        let o = Output::default();
+        let o = Store::default();
         let t0 = Instant::now();
         o.put(seg(0), Bytes::from_static(b"abc"));
         let in_flight = o.get(&seg(0), t0).unwrap();
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn playlists_are_replaced_whole() {
-        let o = Output::default();
+        let o = Store::default();
         let name = FileName::MediaPlaylist(TrackId::VIDEO);
         o.set_playlist(name, "#EXTM3U\n1".into());
         let old = o.playlist(&name).unwrap();

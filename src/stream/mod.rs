@@ -1,5 +1,5 @@
 //! One stream instance: its lifecycle, its demuxer, its publisher, its
-//! counters and the fan-out of frames to whatever packages them.
+//! counters, and the pipeline that packages its frames inline.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -8,17 +8,20 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::broadcast;
 use weir_flv::timeline::TimelineConfig;
 use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
 use weir_packager::names::InstanceId;
 use weir_packager::stream::{InstanceStart, PackagerConfig};
 use weir_rtmp::MediaKind;
 
-use crate::lifecycle::{Departure, Lifecycle, Phase, Policy, PublishError, Transition};
-use crate::metrics::Metrics;
-use crate::output::Output;
-use crate::packaging::Packaging;
+use lifecycle::{Departure, Lifecycle, Phase, Policy, PublishError, Transition};
+pub use pipeline::Listed;
+use pipeline::Pipeline;
+use store::Store;
+
+pub mod lifecycle;
+mod pipeline;
+pub mod store;
 
 /// What every stream of the server is made with.
 #[derive(Clone, Debug)]
@@ -28,27 +31,40 @@ pub struct Settings {
     pub lifecycle: Policy,
 }
 
-/// Frames and lifecycle changes, in publish order, for consumers beyond the
-/// packager (which runs inline, see `packaging.rs`).
-/// A consumer that falls behind loses events (`RecvError::Lagged`); it never
-/// slows ingest down.
-#[derive(Clone, Debug)]
-// Read by the packager, which subscribes per stream (next issue) and by tests.
-#[cfg_attr(not(test), allow(dead_code))]
-pub enum StreamEvent {
-    /// A publisher started (again, when `reconnect` is true: within the grace window).
-    PublisherStarted {
-        reconnect: bool,
-    },
-    Media(DemuxEvent),
-    /// The publisher left; the stream may resume within the grace period.
-    PublisherLeft,
-    /// The grace period passed without a reconnect: the stream is over.
-    Ended,
+/// What a stream counted, for the host to read and export (plain numbers,
+/// like quinn's `ConnectionStats`): frames as demuxed, segments as made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub video: TrackStats,
+    pub audio: TrackStats,
 }
 
-/// Capacity of the per-stream fan-out: about 10 s of 30 fps video plus audio.
-const FANOUT_CAPACITY: usize = 1024;
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackStats {
+    pub frames: u64,
+    pub segments: u64,
+}
+
+impl Stats {
+    pub fn track(&self, kind: TrackKind) -> TrackStats {
+        match kind {
+            TrackKind::Video => self.video,
+            TrackKind::Audio => self.audio,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        for (a, b) in [
+            (&mut self.video, other.video),
+            (&mut self.audio, other.audio),
+        ] {
+            a.frames += b.frames;
+            a.segments += b.segments;
+        }
+    }
+}
 
 /// Media time span over which the bitrate is measured.
 const BITRATE_WINDOW_MS: i64 = 5_000;
@@ -59,12 +75,11 @@ pub struct Stream {
     /// The id in every media file name of this instance.
     pub instance: InstanceId,
     /// Segments and playlists HTTP serves for this stream.
-    pub output: Arc<Output>,
+    pub store: Arc<Store>,
     state: Mutex<State>,
-    packaging: Mutex<Packaging>,
-    events: broadcast::Sender<StreamEvent>,
+    pipeline: Mutex<Pipeline>,
     /// One span for the stream's life, across publishers (reconnects) and
-    /// teardown: packaging logs land in it, whichever connection feeds it.
+    /// teardown: pipeline logs land in it, whichever connection feeds it.
     span: tracing::Span,
 }
 
@@ -88,15 +103,9 @@ struct VideoStats {
     codec: Option<String>,
     width: u32,
     height: u32,
-    sps_frame_rate: Option<f64>,
     frames: u64,
     keyframes: u64,
     bytes: u64,
-    last_dts: Option<i64>,
-    /// Sum and count of plausible DTS steps: a robust frame rate even with
-    /// ms rounding (33/34 ms at 30 fps, pitfall 41) and across discontinuities.
-    step_sum_ms: i64,
-    steps: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -156,21 +165,19 @@ impl Stream {
         publisher: SocketAddr,
         settings: &Settings,
         start: InstanceStart,
-        metrics: Arc<Metrics>,
     ) -> Self {
-        let (events, _) = broadcast::channel(FANOUT_CAPACITY);
-        let output = Arc::new(Output::default());
+        let store = Arc::new(Store::default());
         let span = tracing::info_span!(
             parent: None, "stream", app = %app, key = %key, instance = %start.instance
         );
-        let packaging = Packaging::new(settings.packager.clone(), start, output.clone(), metrics);
-        let stream = Stream {
+        let pipeline = Pipeline::new(settings.packager.clone(), start, store.clone());
+        Stream {
             span,
             app,
             key,
             instance: start.instance,
-            packaging: Mutex::new(packaging),
-            output,
+            pipeline: Mutex::new(pipeline),
+            store,
             state: Mutex::new(State {
                 demuxer: Demuxer::new(settings.timeline.clone()),
                 lifecycle: Lifecycle::new(settings.lifecycle),
@@ -184,26 +191,16 @@ impl Stream {
                 first_dts: None,
                 last_dts: None,
             }),
-            events,
-        };
-        let _ = stream
-            .events
-            .send(StreamEvent::PublisherStarted { reconnect: false });
-        stream
+        }
     }
 
-    fn packaging(&self) -> std::sync::MutexGuard<'_, Packaging> {
-        self.packaging.lock().unwrap_or_else(|e| e.into_inner())
+    fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
+        self.pipeline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the counters unusable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
-        self.events.subscribe()
     }
 
     pub fn phase(&self) -> Phase {
@@ -222,10 +219,7 @@ impl Stream {
                 s.publisher = publisher;
                 s.demuxer.reconnect();
                 drop(s);
-                self.packaging().reconnect();
-                let _ = self
-                    .events
-                    .send(StreamEvent::PublisherStarted { reconnect: true });
+                self.pipeline().reconnect();
             }
             // The grace period ran out before its timer was serviced.
             Err(PublishError::Ended) => {
@@ -240,9 +234,6 @@ impl Stream {
     /// The publisher of `generation` left at `now` (any teardown path).
     pub fn publisher_left(&self, generation: u64, how: Departure, now: Instant) -> Transition {
         let t = self.state().lifecycle.leave(generation, how, now);
-        if t != Transition::Unchanged {
-            let _ = self.events.send(StreamEvent::PublisherLeft);
-        }
         self.apply(t)
     }
 
@@ -265,14 +256,14 @@ impl Stream {
 
     /// Where the next instance of this key starts (after this one ended).
     pub fn successor(&self, next: InstanceId) -> InstanceStart {
-        self.packaging().successor(next)
+        self.pipeline().successor(next)
     }
 
     fn apply(&self, t: Transition) -> Transition {
         match t {
             Transition::Waiting => {
                 let _span = self.span.enter();
-                self.packaging().publisher_left();
+                self.pipeline().publisher_left();
             }
             Transition::Ended => self.ended(),
             Transition::Unchanged | Transition::Gone => {}
@@ -284,22 +275,22 @@ impl Stream {
     /// the MPD its end (HLS-LIVE-09, DASH-MPD-12).
     fn ended(&self) {
         let _span = self.span.enter();
-        self.packaging().end();
-        let _ = self.events.send(StreamEvent::Ended);
+        self.pipeline().end();
     }
 
     pub fn set_error(&self, error: String) {
         self.state().last_error = Some(error);
     }
 
-    /// One audio or video message from the publisher.
-    pub fn push_media(&self, kind: MediaKind, timestamp: u32, payload: Bytes) {
+    /// One audio or video message from the publisher; says what segments
+    /// it got listed, for the host's publish delay histogram.
+    pub fn push_media(&self, kind: MediaKind, timestamp: u32, payload: Bytes) -> Listed {
         let _span = self.span.enter();
         let len = payload.len();
         let mut s = self.state();
         // Media of a publisher that the server already let go (shutdown).
         if !matches!(s.lifecycle.phase(), Phase::Live { .. }) {
-            return;
+            return Listed::default();
         }
         s.bytes_in += len as u64;
         let result = match kind {
@@ -310,15 +301,40 @@ impl Stream {
             Ok(Some(ev)) => {
                 s.account(&ev);
                 drop(s);
-                self.packaging().push(&ev);
-                let _ = self.events.send(StreamEvent::Media(ev));
+                self.pipeline().push(&ev)
             }
-            Ok(None) => {}
-            Err(e) => s.record_error(kind, &e),
+            Ok(None) => Listed::default(),
+            Err(e) => {
+                s.record_error(kind, &e);
+                Listed::default()
+            }
+        }
+    }
+
+    /// What this stream counted so far.
+    pub fn stats(&self) -> Stats {
+        let s = self.state();
+        let frames = |t: Option<u64>| t.unwrap_or(0);
+        let (video, audio) = (
+            frames(s.video.as_ref().map(|v| v.frames)),
+            frames(s.audio.as_ref().map(|a| a.frames)),
+        );
+        drop(s);
+        let p = self.pipeline();
+        Stats {
+            video: TrackStats {
+                frames: video,
+                segments: p.segments(TrackKind::Video),
+            },
+            audio: TrackStats {
+                frames: audio,
+                segments: p.segments(TrackKind::Audio),
+            },
         }
     }
 
     pub fn info(&self) -> StreamInfo {
+        let frame_rate = self.pipeline().video_frame_rate();
         let s = self.state();
         let bitrate_bps = match (s.recent.front(), s.recent.back()) {
             (Some((a, _)), Some((b, _))) if b > a => {
@@ -345,7 +361,7 @@ impl Stream {
                 codec: v.codec.clone(),
                 width: v.width,
                 height: v.height,
-                frame_rate: v.frame_rate(),
+                frame_rate,
                 frames: v.frames,
                 keyframes: v.keyframes,
                 bytes: v.bytes,
@@ -370,11 +386,6 @@ impl State {
                 if let VideoConfig::Avc(avc) = config {
                     v.width = avc.sps_info.width;
                     v.height = avc.sps_info.height;
-                    v.sps_frame_rate = avc
-                        .sps_info
-                        .frame_rate
-                        .filter(|(_, d)| *d > 0)
-                        .map(|(n, d)| f64::from(n) / f64::from(d));
                 }
             }
             DemuxEvent::AudioConfig { config, .. } => {
@@ -393,14 +404,6 @@ impl State {
                             v.frames += 1;
                             v.keyframes += u64::from(f.keyframe);
                             v.bytes += n as u64;
-                            if let Some(prev) = v.last_dts {
-                                let step = f.dts_ms - prev;
-                                if !f.discontinuity && (1..=1000).contains(&step) {
-                                    v.step_sum_ms += step;
-                                    v.steps += 1;
-                                }
-                            }
-                            v.last_dts = Some(f.dts_ms);
                         }
                     }
                     TrackKind::Audio => {
@@ -435,17 +438,6 @@ impl State {
     }
 }
 
-impl VideoStats {
-    fn frame_rate(&self) -> Option<f64> {
-        if self.steps >= 10 && self.step_sum_ms > 0 {
-            let fps = self.steps as f64 * 1000.0 / self.step_sum_ms as f64;
-            Some(weir_packager::stream::snap_frame_rate(fps))
-        } else {
-            self.sps_frame_rate
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,73 +463,34 @@ mod tests {
             "127.0.0.1:1".parse().unwrap(),
             &settings,
             InstanceStart::new(InstanceId::from_millis(1)),
-            Arc::new(Metrics::new()),
         )
     }
 
     #[test]
-    fn slow_consumer_lags_instead_of_blocking_ingest() {
+    fn frames_are_counted_per_track() {
         let s = stream();
-        let mut rx = s.subscribe();
-        s.push_media(MediaKind::Audio, 0, aac_sequence_header());
-        // Far more frames than the fan-out holds, with nobody reading.
-        for i in 0..(FANOUT_CAPACITY as u32 * 3) {
+        s.push_media(MediaKind::Audio, 1000, aac_sequence_header());
+        s.push_media(MediaKind::Audio, 1000, aac_sequence_header()); // identical: no event
+        for i in 1..=3 {
             s.push_media(
                 MediaKind::Audio,
-                i * 21,
+                1000 + i * 21,
                 Bytes::from_static(&[0xaf, 0x01, 0x21]),
             );
         }
         let info = s.info();
-        assert_eq!(
-            info.audio.as_ref().map(|a| a.frames),
-            Some(FANOUT_CAPACITY as u64 * 3)
-        );
-        // The consumer is told it lagged, then reads the newest events.
-        assert!(matches!(
-            rx.try_recv(),
-            Err(broadcast::error::TryRecvError::Lagged(_))
-        ));
-        match rx.try_recv() {
-            Ok(StreamEvent::Media(DemuxEvent::Frame(f))) => assert_eq!(f.track, TrackKind::Audio),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_eq!(info.audio.as_ref().map(|a| a.frames), Some(3));
+        assert_eq!(info.duration_ms, 42);
+        assert!(info.video.is_none());
     }
 
     #[test]
-    fn events_carry_config_frames_and_lifecycle_in_order() {
+    fn a_publisher_resumes_within_the_grace_period() {
         let s = stream();
-        let mut rx = s.subscribe();
-        s.push_media(MediaKind::Audio, 1000, aac_sequence_header());
-        s.push_media(MediaKind::Audio, 1000, aac_sequence_header()); // identical: no event
-        s.push_media(
-            MediaKind::Audio,
-            1021,
-            Bytes::from_static(&[0xaf, 0x01, 0x21]),
-        );
         let t0 = Instant::now();
         s.publisher_left(0, Departure::Graceful, t0);
         assert_eq!(s.info().state, "reconnecting");
         assert_eq!(s.resume("127.0.0.1:2".parse().unwrap(), t0), Ok(1));
-        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|e| match e {
-                StreamEvent::Media(DemuxEvent::AudioConfig { config, changed }) => {
-                    format!("config {:?} {changed}", config.codec_string())
-                }
-                StreamEvent::Media(DemuxEvent::Frame(f)) => format!("frame {}", f.dts_ms),
-                StreamEvent::PublisherStarted { reconnect } => format!("started {reconnect}"),
-                other => format!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                "config Some(\"mp4a.40.2\") false",
-                "frame 1021",
-                "PublisherLeft",
-                "started true"
-            ]
-        );
         assert_eq!(s.phase(), Phase::Live { generation: 1 });
     }
 

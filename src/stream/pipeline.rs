@@ -1,62 +1,83 @@
 //! A stream's packaging: demuxed frames → `StreamPackager` → files, HLS
-//! playlist and DASH MPD snapshots in the stream's `Output`.
+//! playlist and DASH MPD snapshots in the stream's `Store`.
 //!
 //! It runs inline on the publisher's task (about 0.3 µs per frame, see
 //! docs/benchmarks.md), so a publisher that bursts a file faster than real
-//! time cannot make it fall behind and lose frames, as a separate consumer of
-//! the bounded fan-out did.
+//! time cannot make it fall behind: a consumer on a bounded channel would
+//! lose frames there.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::warn;
-use weir_flv::DemuxEvent;
+use weir_flv::{DemuxEvent, TrackKind};
 use weir_packager::dash::MpdSettings;
 use weir_packager::manifests::{availability_after_removal, mpd_settings, render};
-use weir_packager::names::{FileName, InstanceId};
+use weir_packager::names::{FileName, InstanceId, TrackId};
 use weir_packager::stream::{InstanceStart, PackagerConfig, PackagerEvent, StreamPackager};
 
-use crate::metrics::Metrics;
-use crate::output::Output;
+use super::store::Store;
 
-pub struct Packaging {
+pub struct Pipeline {
     packager: StreamPackager,
     mpd: MpdSettings,
-    output: Arc<Output>,
+    store: Arc<Store>,
     /// TARGETDURATION once the playlists are published.
     target: Option<u32>,
-    metrics: Arc<Metrics>,
+    /// Media segments made, per kind of track.
+    video_segments: u64,
+    audio_segments: u64,
 }
 
-impl Packaging {
-    pub fn new(
-        config: PackagerConfig,
-        start: InstanceStart,
-        output: Arc<Output>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+/// What one pushed frame led to: `segments` new media segments listed in
+/// the playlists, `delay` after the push began (for
+/// `weir_segment_publish_delay_seconds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    pub segments: usize,
+    pub delay: Duration,
+}
+
+impl Pipeline {
+    pub fn new(config: PackagerConfig, start: InstanceStart, store: Arc<Store>) -> Self {
         let packager = StreamPackager::new(config, start);
-        Packaging {
+        Pipeline {
             mpd: mpd_settings(&packager),
             packager,
-            output,
+            store,
             target: None,
-            metrics,
+            video_segments: 0,
+            audio_segments: 0,
         }
     }
 
-    pub fn push(&mut self, event: &DemuxEvent) {
-        // weir_segment_publish_delay_seconds: from this push (the frame that
-        // completes a segment) to the playlists listing the segment.
+    pub fn push(&mut self, event: &DemuxEvent) -> Listed {
+        // From this push (the frame that completes a segment) to the
+        // playlists listing the segment.
         let started = Instant::now();
-        if let DemuxEvent::Frame(f) = event {
-            self.metrics.frame(f.track);
-        }
         if let Err(e) = self.packager.push(event, SystemTime::now()) {
             warn!(error = %e, "packaging failed for a frame");
         }
-        let listed = self.publish();
-        self.metrics.segments_listed(listed, started.elapsed());
+        let segments = self.publish();
+        Listed {
+            segments,
+            delay: started.elapsed(),
+        }
+    }
+
+    /// Media segments made so far by the tracks of `kind`.
+    pub fn segments(&self, kind: TrackKind) -> u64 {
+        match kind {
+            TrackKind::Video => self.video_segments,
+            TrackKind::Audio => self.audio_segments,
+        }
+    }
+
+    /// The video frame rate: the packager's estimate (the one FRAME-RATE
+    /// and the MPD use), from frame timing once there is enough of it,
+    /// else from the SPS.
+    pub fn video_frame_rate(&self) -> Option<f64> {
+        self.packager.track(TrackId::VIDEO)?.video?.frame_rate
     }
 
     /// The publisher left: publish all it sent; the playlists stay live.
@@ -104,17 +125,21 @@ impl Packaging {
             match ev {
                 PackagerEvent::Init { name, bytes, .. } => {
                     mpd_changed = true;
-                    self.output.put(name, bytes);
+                    self.store.put(name, bytes);
                 }
                 PackagerEvent::Segment { track, info, bytes } => {
                     segments += 1;
                     mpd_changed = true;
-                    self.metrics.segment(track.kind);
-                    self.output.put(info.name, bytes);
+                    // The one place that reads a packager track id.
+                    match track.kind {
+                        TrackKind::Video => self.video_segments += 1,
+                        TrackKind::Audio => self.audio_segments += 1,
+                    }
+                    self.store.put(info.name, bytes);
                 }
                 PackagerEvent::Part { info, bytes, .. } => {
                     mpd_changed |= ll_dash;
-                    self.output.put(info.name, bytes);
+                    self.store.put(info.name, bytes);
                 }
                 PackagerEvent::Removed { name, parts, .. } => {
                     mpd_changed = true;
@@ -122,35 +147,35 @@ impl Packaging {
                     // its parts (LLHLS-06: listed only near the live edge)
                     // with it.
                     for part in parts {
-                        self.output.retire(&part, now, self.availability());
+                        self.store.retire(&part, now, self.availability());
                     }
-                    self.output.retire(&name, now, self.availability());
+                    self.store.retire(&name, now, self.availability());
                 }
             }
         }
         if !changed {
             return 0;
         }
-        let with_mpd = mpd_changed || self.output.playlist(&FileName::Mpd).is_none();
+        let with_mpd = mpd_changed || self.store.playlist(&FileName::Mpd).is_none();
         let Some(m) = render(&mut self.packager, &self.mpd, with_mpd, SystemTime::now()) else {
             return 0;
         };
         self.target = self.packager.target_duration();
         for media in m.media {
-            self.output
+            self.store
                 .set_media_playlist(media.name, media.text, media.position);
             if let Some((name, text)) = media.delta {
-                self.output.set_media_playlist(name, text, media.position);
+                self.store.set_media_playlist(name, text, media.position);
             }
             if let Some(name) = media.stale_delta {
-                self.output.remove_playlist(&name);
+                self.store.remove_playlist(&name);
             }
         }
         if let Some(text) = m.multivariant {
-            self.output.set_playlist(FileName::Multivariant, text);
+            self.store.set_playlist(FileName::Multivariant, text);
         }
         if let Some(text) = m.mpd {
-            self.output.set_playlist(FileName::Mpd, text);
+            self.store.set_playlist(FileName::Mpd, text);
         }
         for (name, error) in m.errors {
             warn!(file = %name, %error, "manifest not written");
