@@ -5,7 +5,7 @@
 //! segments (PROGRAM-DATE-TIME) and to keep the DASH Periods anchored to the
 //! wall clock ([`PeriodClock`]); no clock is read here.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -132,6 +132,56 @@ struct Lane {
     cuts: LaneCuts,
 }
 
+/// The stream's tracks in [`TrackId`] order (video first). A stream has a
+/// handful, so a sorted `Vec` searched in place beats a map on the per-frame
+/// path.
+#[derive(Default)]
+struct Lanes(Vec<Lane>);
+
+impl Lanes {
+    fn get(&self, id: &TrackId) -> Option<&Lane> {
+        self.0.iter().find(|l| l.track.id == *id)
+    }
+
+    fn get_mut(&mut self, id: &TrackId) -> Option<&mut Lane> {
+        self.0.iter_mut().find(|l| l.track.id == *id)
+    }
+
+    fn contains_key(&self, id: &TrackId) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn first_id(&self) -> Option<TrackId> {
+        self.0.first().map(|l| l.track.id)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Lane> {
+        self.0.iter()
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Lane> {
+        self.0.iter_mut()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn remove(&mut self, id: &TrackId) -> Option<Lane> {
+        let i = self.0.iter().position(|l| l.track.id == *id)?;
+        Some(self.0.remove(i))
+    }
+
+    fn insert(&mut self, lane: Lane) {
+        let i = self.0.partition_point(|l| l.track.id < lane.track.id);
+        self.0.insert(i, lane);
+    }
+}
+
 /// What the stream is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -195,7 +245,9 @@ struct TrackSetup {
 pub struct StreamPackager {
     config: PackagerConfig,
     start: InstanceStart,
-    lanes: BTreeMap<TrackId, Lane>,
+    lanes: Lanes,
+    /// The track whose cuts the others follow ([`Self::choose_reference`]).
+    reference: Option<TrackId>,
     policy: CutPolicy,
     periods: Periods,
     anchors: Anchors,
@@ -227,7 +279,8 @@ impl StreamPackager {
         StreamPackager {
             config,
             start,
-            lanes: BTreeMap::new(),
+            lanes: Lanes::default(),
+            reference: None,
             policy,
             periods: Periods::new(threshold),
             anchors: Anchors {
@@ -246,13 +299,18 @@ impl StreamPackager {
     /// The track whose cuts the others follow: the first video track, else
     /// the first audio track.
     fn reference(&self) -> Option<TrackId> {
+        self.reference
+    }
+
+    /// The configured video track if present, else the first track (video
+    /// orders first). Chosen again whenever a track is added.
+    fn choose_reference(&self) -> Option<TrackId> {
         let configured = self
             .config
             .reference_video
             .map(|i| TrackId::new(TrackKind::Video, i))
             .filter(|id| self.lanes.contains_key(id));
-        // Video orders first.
-        configured.or_else(|| self.lanes.keys().next().copied())
+        configured.or_else(|| self.lanes.first_id())
     }
 
     /// Whether a GOP longer than the published TARGETDURATION forced it up
@@ -495,8 +553,10 @@ impl StreamPackager {
 
     /// Closes every track's open segment.
     fn flush_all(&mut self) -> Result<(), PackagerError> {
-        let ids: Vec<TrackId> = self.lanes.keys().copied().collect();
-        for id in ids {
+        for i in 0..self.lanes.len() {
+            let Some(id) = self.lanes.0.get(i).map(|l| l.track.id) else {
+                continue;
+            };
             if let Some(l) = self.lanes.get_mut(&id) {
                 let d = l.track.config.default_duration;
                 l.track.seg.flush(d);
@@ -688,7 +748,8 @@ impl StreamPackager {
             seg,
             carried,
         );
-        self.lanes.insert(id, Lane { track, cuts });
+        self.lanes.insert(Lane { track, cuts });
+        self.reference = self.choose_reference();
         Ok(())
     }
 
@@ -755,8 +816,8 @@ impl StreamPackager {
         let Some(number) = self.lanes.get(&id).map(|l| l.track.next_segment_number()) else {
             return;
         };
-        for (other, lane) in self.lanes.iter_mut() {
-            if *other == id {
+        for lane in self.lanes.values_mut() {
+            if lane.track.id == id {
                 lane.track.seg.set_period(period);
             } else {
                 lane.cuts.reference_cut(RefCut {
@@ -980,14 +1041,9 @@ impl StreamPackager {
                     let pdt = self
                         .anchors
                         .program_date_time(ms(base_decode_time, timescale));
-                    let Some(done) = t.finish_segment(
-                        base_decode_time,
-                        duration,
-                        discontinuity,
-                        period,
-                        pdt,
-                        window,
-                    ) else {
+                    let Some(done) =
+                        t.finish_segment(base_decode_time, duration, discontinuity, period, pdt)
+                    else {
                         continue;
                     };
                     self.target.longest_segment = self
@@ -1019,7 +1075,7 @@ impl StreamPackager {
                         info: done.info,
                         bytes: done.bytes,
                     });
-                    for old in done.removed {
+                    while let Some(old) = t.evict(window) {
                         self.events.push_back(PackagerEvent::Removed {
                             track: id,
                             name: old.name,

@@ -134,8 +134,6 @@ impl FrameRate {
 pub(crate) struct Finished {
     pub info: SegmentInfo,
     pub bytes: Bytes,
-    /// Segments that slid out of the window.
-    pub removed: Vec<SegmentInfo>,
 }
 
 pub(crate) struct Track {
@@ -323,7 +321,6 @@ impl Track {
         discontinuity: bool,
         period: u64,
         pdt: SystemTime,
-        window: usize,
     ) -> Option<Finished> {
         let building = self.building.take()?;
         let bytes = building.bytes.freeze();
@@ -357,21 +354,21 @@ impl Track {
             self.rates.ticks += duration;
         }
         self.window.segments.push_back(info.clone());
-        let mut removed = Vec::new();
-        while self.window.segments.len() > window {
-            if let Some(old) = self.window.segments.pop_front() {
-                // A DISCONTINUITY tag that slides out is counted (HLS-PL-04).
-                if old.discontinuity {
-                    self.window.discontinuity_sequence += 1;
-                }
-                removed.push(old);
-            }
+        Some(Finished { info, bytes })
+    }
+
+    /// The oldest segment, when the window holds more than `window`: it
+    /// slides out.
+    pub fn evict(&mut self, window: usize) -> Option<SegmentInfo> {
+        if self.window.segments.len() <= window {
+            return None;
         }
-        Some(Finished {
-            info,
-            bytes,
-            removed,
-        })
+        let old = self.window.segments.pop_front()?;
+        // A DISCONTINUITY tag that slides out is counted (HLS-PL-04).
+        if old.discontinuity {
+            self.window.discontinuity_sequence += 1;
+        }
+        Some(old)
     }
 
     /// The live state playlist writers see. `aligned`: whether the track's
