@@ -18,7 +18,7 @@
 //! * `package`: the same `StreamPackager` work over frames demuxed once
 //!   beforehand (the packager alone).
 //! * `demux+package+playlists`: `demux+package` plus what the host does
-//!   after each segment (`src/packaging.rs`): `target_duration`, the
+//!   after each segment (`weir_packager::manifests`, without the MPD): `target_duration`, the
 //!   `TrackView`s and the three playlists written to strings.
 //! * `demux+package_x10`: the capture replayed 10 times back to back with
 //!   its timestamps shifted (40 s, 20 video segments, so the live window
@@ -247,7 +247,8 @@ fn drain(p: &mut StreamPackager, out: &mut Out) -> bool {
     any
 }
 
-/// What `src/packaging.rs` does after events: the three playlists.
+/// The playlists the host renders after events (`weir_packager::manifests`
+/// writes these and the MPD): every media playlist and the multivariant one.
 fn playlists(p: &mut StreamPackager, out: &mut Out) {
     let Some(target) = p.target_duration() else {
         return;

@@ -36,7 +36,7 @@ pub struct Sample {
 
 /// A CMAF chunk: consecutive samples of one segment (an LL-HLS part).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Chunk {
+pub struct CmafChunk {
     /// Index of the chunk within its segment.
     pub index: u32,
     /// Decode time of the first sample (the fragment's tfdt).
@@ -50,7 +50,7 @@ pub struct Chunk {
     pub period: u64,
 }
 
-impl Chunk {
+impl CmafChunk {
     pub fn duration(&self) -> u64 {
         self.samples.iter().map(|s| u64::from(s.duration)).sum()
     }
@@ -75,9 +75,9 @@ pub struct FrameIn {
 
 /// What [`TrackSegmenter::push`] and [`TrackSegmenter::flush`] produce.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
+pub enum Made {
     /// A finished chunk of the current segment.
-    Chunk(Chunk),
+    Chunk(CmafChunk),
     /// The segment is complete: its chunks were all emitted before.
     SegmentEnd {
         base_decode_time: u64,
@@ -208,7 +208,7 @@ pub struct TrackSegmenter {
     /// End (decode time + duration) of the last committed sample.
     committed_end: u64,
     started: bool,
-    out: VecDeque<Output>,
+    out: VecDeque<Made>,
 }
 
 impl TrackSegmenter {
@@ -238,7 +238,7 @@ impl TrackSegmenter {
     /// The DASH Period of segments cut from the next pushed frame on. The
     /// host decides Periods (discontinuities, drift re-anchoring) and keeps
     /// them aligned across tracks; the segmenter only carries the number
-    /// through its one-sample lookahead to [`Output::SegmentEnd`].
+    /// through its one-sample lookahead to [`Made::SegmentEnd`].
     pub fn set_period(&mut self, period: u64) {
         self.period = period;
     }
@@ -312,7 +312,7 @@ impl TrackSegmenter {
     }
 
     /// Next output, in order.
-    pub fn poll(&mut self) -> Option<Output> {
+    pub fn poll(&mut self) -> Option<Made> {
         self.out.pop_front()
     }
 
@@ -391,7 +391,7 @@ impl TrackSegmenter {
         let samples = std::mem::take(&mut self.chunk);
         let base = samples.first().map(|s| s.decode_time).unwrap_or_default();
         let independent = samples.first().is_some_and(|s| s.is_sync);
-        self.out.push_back(Output::Chunk(Chunk {
+        self.out.push_back(Made::Chunk(CmafChunk {
             index: self.chunk_index,
             base_decode_time: base,
             samples,
@@ -405,7 +405,7 @@ impl TrackSegmenter {
     fn close_segment(&mut self) {
         self.close_chunk();
         if let Some(start) = self.segment_start.take() {
-            self.out.push_back(Output::SegmentEnd {
+            self.out.push_back(Made::SegmentEnd {
                 base_decode_time: start,
                 duration: self.committed_end.saturating_sub(start),
                 discontinuity: self.segment_discontinuity,
@@ -423,23 +423,23 @@ mod tests {
 
     const VIDEO_TS: u32 = 90_000;
 
-    fn drain(s: &mut TrackSegmenter) -> Vec<Output> {
+    fn drain(s: &mut TrackSegmenter) -> Vec<Made> {
         std::iter::from_fn(|| s.poll()).collect()
     }
 
-    fn chunks(out: &[Output]) -> Vec<&Chunk> {
+    fn chunks(out: &[Made]) -> Vec<&CmafChunk> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Chunk(c) => Some(c),
+                Made::Chunk(c) => Some(c),
                 _ => None,
             })
             .collect()
     }
 
-    fn segment_ends(out: &[Output]) -> Vec<(u64, u64, u64)> {
+    fn segment_ends(out: &[Made]) -> Vec<(u64, u64, u64)> {
         out.iter()
             .filter_map(|o| match o {
-                Output::SegmentEnd {
+                Made::SegmentEnd {
                     base_decode_time,
                     duration,
                     ..
@@ -456,7 +456,7 @@ mod tests {
         (n * 1000 + 15) / 30
     }
 
-    fn publish_video(frames: i64, gop: i64, target_ms: i64, part_ticks: u64) -> Vec<Output> {
+    fn publish_video(frames: i64, gop: i64, target_ms: i64, part_ticks: u64) -> Vec<Made> {
         let mut s = TrackSegmenter::new(
             VIDEO_TS,
             Timing::FromTimestamps,
@@ -485,7 +485,7 @@ mod tests {
     }
 
     /// tfdt(n+1) = tfdt(n) + Σ durations over every chunk (MP4-SEG-04).
-    fn assert_continuous(cs: &[&Chunk]) {
+    fn assert_continuous(cs: &[&CmafChunk]) {
         for w in cs.windows(2) {
             assert_eq!(
                 w[1].base_decode_time,
@@ -873,7 +873,7 @@ mod tests {
         let flags: Vec<bool> = out
             .iter()
             .filter_map(|o| match o {
-                Output::SegmentEnd { discontinuity, .. } => Some(*discontinuity),
+                Made::SegmentEnd { discontinuity, .. } => Some(*discontinuity),
                 _ => None,
             })
             .collect();

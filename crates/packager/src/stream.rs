@@ -17,7 +17,7 @@ use crate::cuts::{CutPolicy, LaneCuts, RefCut};
 use crate::filler::{filler_frames, silent_aac_frame, FillSource};
 use crate::names::{FileName, InstanceId, TrackId};
 use crate::pdt::Anchors;
-use crate::segmenter::{FrameIn, Output, PartGrid, Timing, TrackSegmenter};
+use crate::segmenter::{FrameIn, Made, PartGrid, Timing, TrackSegmenter};
 use crate::track::{Carried, MediaParams, Track, TrackConfig};
 pub use crate::view::{
     segment_bitrate, snap_frame_rate, AudioParams, OpenSegment, PackagerError, PartInfo,
@@ -1017,7 +1017,7 @@ impl StreamPackager {
         };
         while let Some(out) = t.seg.poll() {
             match out {
-                Output::Chunk(chunk) => {
+                Made::Chunk(chunk) => {
                     let pdt = if chunk.index == 0 {
                         self.anchors
                             .program_date_time(ms(chunk.base_decode_time, t.config.timescale))
@@ -1031,7 +1031,7 @@ impl StreamPackager {
                         bytes,
                     });
                 }
-                Output::SegmentEnd {
+                Made::SegmentEnd {
                     base_decode_time,
                     duration,
                     discontinuity,

@@ -12,7 +12,7 @@ use weir_flv::TrackKind;
 use crate::boxes::{self, ChunkHeader, FragmentSpec, SampleInfo, SyncSamples};
 use crate::cuts::Cut;
 use crate::names::{FileName, InstanceId, TrackId};
-use crate::segmenter::{Chunk, TrackSegmenter};
+use crate::segmenter::{CmafChunk, TrackSegmenter};
 use crate::view::{
     segment_bitrate, snap_frame_rate, AudioParams, OpenSegment, PackagerError, PartInfo,
     SegmentInfo, TrackView, VideoParams,
@@ -250,7 +250,7 @@ impl Track {
     /// it, stamped with `pdt`.
     pub fn write_chunk(
         &mut self,
-        chunk: &Chunk,
+        chunk: &CmafChunk,
         pdt: SystemTime,
     ) -> Result<(PartInfo, Bytes), PackagerError> {
         let samples: Vec<SampleInfo> = chunk

@@ -400,3 +400,102 @@ fn a_late_track_continues_the_numbering_and_a_stopped_track_stops_alone() {
     assert!(end(&v0) >= 10.9, "{}", end(&v0));
     let _ = DemuxEvent::EndOfSequence(TrackKind::Video);
 }
+
+/// FLV-SEQ-01, HLS-MV-02 with several tracks: a new decoder configuration
+/// on one rendition publishes its next init version, and every track's
+/// next segment follows a discontinuity, so that all media playlists keep
+/// the same discontinuity structure.
+#[test]
+fn a_new_configuration_on_one_rendition_breaks_every_track_together() {
+    let tags = read_flv(&Bytes::from(std::fs::read(FIXTURE).unwrap()));
+    let mut demuxers: Vec<Demuxer> = (0..3).map(|_| Demuxer::default()).collect();
+    let mut p = StreamPackager::new(
+        PackagerConfig {
+            target_duration: Duration::from_secs(1),
+            window: 6,
+            ..PackagerConfig::default()
+        },
+        InstanceStart::new(INST),
+    );
+    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut inits = Vec::new();
+    let mut changed_at = None;
+    let mut first_config: Option<weir_flv::AvcConfig> = None;
+    for pass in 0..4u32 {
+        for t in &tags {
+            let ts = t.timestamp_ms + pass * 2000;
+            let now = epoch + Duration::from_millis(u64::from(ts));
+            let copies: &[(usize, u8)] = match t.tag_type {
+                9 => &[(0, 0), (1, 1)],
+                8 => &[(2, 0)],
+                _ => continue,
+            };
+            for &(d, index) in copies {
+                let r = match t.tag_type {
+                    9 => demuxers[d].push_video(ts, t.body.clone()),
+                    _ => demuxers[d].push_audio(ts, t.body.clone()),
+                };
+                // Half way, rendition 1's encoder restarts with another
+                // configuration (the same SPS/PPS, a record that differs).
+                if index == 1 && pass == 2 && changed_at.is_none() {
+                    if let Some(mut avc) = first_config.clone() {
+                        let mut record = avc.record.to_vec();
+                        record.push(0);
+                        avc.record = Bytes::from(record);
+                        changed_at = Some(ts);
+                        let change = DemuxEvent::VideoConfig {
+                            config: weir_flv::VideoConfig::Avc(avc),
+                            changed: true,
+                        };
+                        p.push_track(index, &change, now).unwrap();
+                    }
+                }
+                let Ok(Some(ev)) = r else { continue };
+                if let DemuxEvent::VideoConfig {
+                    config: weir_flv::VideoConfig::Avc(avc),
+                    ..
+                } = &ev
+                {
+                    first_config.get_or_insert_with(|| avc.clone());
+                }
+                p.push_track(index, &ev, now).unwrap();
+                while let Some(ev) = p.poll_event() {
+                    if let PackagerEvent::Init { name, .. } = ev {
+                        inits.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        inits,
+        [
+            "video/mx2k118b/init-v1.mp4",
+            "video1/mx2k118b/init-v1.mp4",
+            "audio/mx2k118b/init-v1.mp4",
+            "video1/mx2k118b/init-v2.mp4",
+        ]
+    );
+    assert_eq!(changed_at, Some(4000));
+    // One discontinuity on every track, at its first segment from 4 s on.
+    for view in p.tracks() {
+        let disc: Vec<u64> = view
+            .segments
+            .iter()
+            .filter(|s| s.discontinuity)
+            .map(|s| s.base_decode_time * 1000 / u64::from(s.timescale))
+            .collect();
+        assert_eq!(disc.len(), 1, "{}: {disc:?}", view.id);
+        assert!((4000..4100).contains(&disc[0]), "{}: {disc:?}", view.id);
+    }
+    let v1 = p.track(id(TrackKind::Video, 1)).unwrap();
+    assert_eq!(v1.init.to_string(), "video1/mx2k118b/init-v2.mp4");
+    let settings = mpd_settings(&p);
+    let now = epoch + Duration::from_secs(8);
+    let m = render(&mut p, &settings, true, now).unwrap();
+    assert!(m.errors.is_empty(), "{:?}", m.errors);
+    for (name, pl) in media_playlists(&m) {
+        let discs = pl.segments.iter().filter(|s| s.discontinuity).count();
+        assert_eq!(discs, 1, "{name}");
+    }
+}
