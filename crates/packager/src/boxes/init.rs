@@ -6,7 +6,7 @@ use bytes::Bytes;
 use weir_flv::{AacConfig, AvcConfig};
 
 use super::brands::{FTYP_COMPATIBLE, FTYP_MAJOR, FTYP_MINOR};
-use super::sample_entry::{write_avc1, write_mp4a};
+use super::sample_entry::{write_mp4a, write_visual, VisualEntry};
 use super::writer::{BoxError, BoxWriter};
 
 /// Media timescale of video tracks: RTMP milliseconds × 90 are exact ticks
@@ -39,16 +39,22 @@ pub fn audio_frame_ticks(aac: &AacConfig) -> u32 {
 /// has a colour description, a `colr` of type `nclx`. The `tkhd` size is
 /// the display size: the cropped width scaled by the SAR, and the height.
 pub fn video_init(track_id: u32, avc: &AvcConfig) -> Result<Bytes, BoxError> {
-    let sps = &avc.sps_info;
+    visual_init(track_id, &VisualEntry::avc(avc))
+}
+
+/// The init segment of a single video track of any codec Weir packages,
+/// with media timescale [`VIDEO_TIMESCALE`]: the sample entry of `entry`,
+/// and a `tkhd` with the display size (the width scaled by the SAR).
+pub fn visual_init(track_id: u32, entry: &VisualEntry<'_>) -> Result<Bytes, BoxError> {
     let track = Track {
         track_id,
         timescale: VIDEO_TIMESCALE,
         kind: TrackKind::Video {
-            width: display_width(sps.width, sps.sar)?,
-            height: fixed_16_16(sps.height, "display height")?,
+            width: display_width(entry.width, entry.sar)?,
+            height: fixed_16_16(entry.height, "display height")?,
         },
     };
-    write_init(&track, |w| write_avc1(w, avc))
+    write_init(&track, |w| write_visual(w, entry))
 }
 
 /// The init segment of a single AAC track with media timescale

@@ -1,11 +1,12 @@
-//! Sample entries for `stsd` (MP4-INIT-03): `avc1` (+`avcC`, `colr`,
+//! Sample entries for `stsd` (MP4-INIT-03): the visual ones (`avc1`,
+//! `hvc1`, `av01`, `vp09`, each with its configuration box, `colr` and
 //! `pasp`) and `mp4a` (+`esds`).
 //!
 //! No `btrt`: CMAF recommends it, but an init segment is written from the
 //! sequence header, before any bitrate is known, and made-up numbers would
 //! be worse than none.
 
-use weir_flv::{AacConfig, AvcConfig};
+use weir_flv::{AacConfig, AvcConfig, ColourInfo};
 
 use super::writer::{BoxError, BoxWriter};
 
@@ -16,19 +17,84 @@ fn write_sample_entry_header(w: &mut BoxWriter) {
     w.u16(1);
 }
 
-/// `avc1` VisualSampleEntry with `avcC` verbatim, `colr` (when the SPS has a
-/// colour description) and `pasp` (SAR, or 1:1).
-pub(crate) fn write_avc1(w: &mut BoxWriter, avc: &AvcConfig) -> Result<(), BoxError> {
-    let sps = &avc.sps_info;
-    let width = u16::try_from(sps.width).map_err(|_| BoxError::ValueOutOfRange {
-        what: "avc1 width",
-        value: u64::from(sps.width),
+/// The video codecs Weir packages: which sample entry and configuration
+/// box each uses (ISO/IEC 14496-15 for AVC and HEVC, the AV1 and VP9
+/// ISOBMFF bindings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VisualCodec {
+    /// `avc1` + `avcC`.
+    Avc,
+    /// `hvc1` + `hvcC`: parameter sets in the record only (CODEC-04).
+    Hevc,
+    /// `av01` + `av1C`.
+    Av1,
+    /// `vp09` + `vpcC`, a FullBox (version 1) around the record.
+    Vp9,
+}
+
+impl VisualCodec {
+    fn entry(self) -> &'static [u8; 4] {
+        match self {
+            Self::Avc => b"avc1",
+            Self::Hevc => b"hvc1",
+            Self::Av1 => b"av01",
+            Self::Vp9 => b"vp09",
+        }
+    }
+
+    fn config(self) -> &'static [u8; 4] {
+        match self {
+            Self::Avc => b"avcC",
+            Self::Hevc => b"hvcC",
+            Self::Av1 => b"av1C",
+            Self::Vp9 => b"vpcC",
+        }
+    }
+}
+
+/// A video sample entry, whatever the codec: the configuration record as
+/// the publisher sent it (avcC, hvcC, av1C, or the vpcC body) and what the
+/// bitstream says about the picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VisualEntry<'a> {
+    pub codec: VisualCodec,
+    pub record: &'a [u8],
+    /// Coded size after cropping, in luma samples.
+    pub width: u32,
+    pub height: u32,
+    /// Sample aspect ratio, when the bitstream says.
+    pub sar: Option<(u16, u16)>,
+    /// Colour description (H.273 code points), written as `colr` `nclx`.
+    pub colour: Option<ColourInfo>,
+}
+
+impl<'a> VisualEntry<'a> {
+    /// The entry of an AVC configuration.
+    pub fn avc(avc: &'a AvcConfig) -> Self {
+        let sps = &avc.sps_info;
+        VisualEntry {
+            codec: VisualCodec::Avc,
+            record: &avc.record,
+            width: sps.width,
+            height: sps.height,
+            sar: sps.sar,
+            colour: sps.colour,
+        }
+    }
+}
+
+/// The VisualSampleEntry with its configuration box, `colr` (when the
+/// colour is described) and `pasp` (SAR, or 1:1).
+pub(crate) fn write_visual(w: &mut BoxWriter, e: &VisualEntry<'_>) -> Result<(), BoxError> {
+    let width = u16::try_from(e.width).map_err(|_| BoxError::ValueOutOfRange {
+        what: "visual sample entry width",
+        value: u64::from(e.width),
     })?;
-    let height = u16::try_from(sps.height).map_err(|_| BoxError::ValueOutOfRange {
-        what: "avc1 height",
-        value: u64::from(sps.height),
+    let height = u16::try_from(e.height).map_err(|_| BoxError::ValueOutOfRange {
+        what: "visual sample entry height",
+        value: u64::from(e.height),
     })?;
-    w.write_box(b"avc1", |w| {
+    w.write_box(e.codec.entry(), |w| {
         write_sample_entry_header(w);
         w.u16(0); // pre_defined
         w.u16(0); // reserved
@@ -42,11 +108,14 @@ pub(crate) fn write_avc1(w: &mut BoxWriter, avc: &AvcConfig) -> Result<(), BoxEr
         w.zeros(32); // compressorname: empty Pascal string
         w.u16(0x0018); // depth
         w.i16(-1); // pre_defined
-        w.write_box(b"avcC", |w| {
-            w.bytes(&avc.record);
+        w.write_box(e.codec.config(), |w| {
+            if e.codec == VisualCodec::Vp9 {
+                w.u32(0x0100_0000); // version 1, flags 0
+            }
+            w.bytes(e.record);
             Ok(())
         })?;
-        if let Some(colour) = sps.colour {
+        if let Some(colour) = e.colour {
             w.write_box(b"colr", |w| {
                 w.bytes(b"nclx");
                 w.u16(u16::from(colour.colour_primaries));
@@ -56,7 +125,7 @@ pub(crate) fn write_avc1(w: &mut BoxWriter, avc: &AvcConfig) -> Result<(), BoxEr
                 Ok(())
             })?;
         }
-        let (h_spacing, v_spacing) = sps.sar.unwrap_or((1, 1));
+        let (h_spacing, v_spacing) = e.sar.unwrap_or((1, 1));
         w.write_box(b"pasp", |w| {
             w.u32(u32::from(h_spacing));
             w.u32(u32::from(v_spacing));
