@@ -6,7 +6,7 @@ use bytes::Bytes;
 use weir_flv::{AacConfig, AvcConfig};
 
 use super::brands::{FTYP_COMPATIBLE, FTYP_MAJOR, FTYP_MINOR};
-use super::sample_entry::{write_mp4a, write_visual, VisualEntry};
+use super::sample_entry::{write_audio, write_visual, AudioEntry, VisualEntry};
 use super::writer::{BoxError, BoxWriter};
 
 /// Media timescale of video tracks: RTMP milliseconds × 90 are exact ticks
@@ -63,12 +63,23 @@ pub fn visual_init(track_id: u32, entry: &VisualEntry<'_>) -> Result<Bytes, BoxE
 /// The `mp4a` sample entry's `esds` carries the AudioSpecificConfig
 /// verbatim as DecoderSpecificInfo (object type indication 0x40).
 pub fn audio_init(track_id: u32, aac: &AacConfig) -> Result<Bytes, BoxError> {
+    sound_init(track_id, audio_timescale(aac), &AudioEntry::aac(aac))
+}
+
+/// The init segment of a single audio track of any codec Weir packages,
+/// with media timescale `timescale` (the codec's sample rate: 48 kHz for
+/// Opus).
+pub fn sound_init(
+    track_id: u32,
+    timescale: u32,
+    entry: &AudioEntry<'_>,
+) -> Result<Bytes, BoxError> {
     let track = Track {
         track_id,
-        timescale: audio_timescale(aac),
+        timescale,
         kind: TrackKind::Audio,
     };
-    write_init(&track, |w| write_mp4a(w, aac))
+    write_init(&track, |w| write_audio(w, entry))
 }
 
 /// What the track-level boxes need to know.

@@ -39,8 +39,8 @@ pub use fragment::{
     SYNC_SAMPLE_FLAGS,
 };
 pub use init::{
-    audio_frame_ticks, audio_init, audio_timescale, video_init, visual_init, MOVIE_TIMESCALE,
-    VIDEO_TIMESCALE,
+    audio_frame_ticks, audio_init, audio_timescale, sound_init, video_init, visual_init,
+    MOVIE_TIMESCALE, VIDEO_TIMESCALE,
 };
-pub use sample_entry::{mp4a_sample_rate, VisualCodec, VisualEntry};
+pub use sample_entry::{mp4a_sample_rate, AudioCodec, AudioEntry, VisualCodec, VisualEntry};
 pub use writer::{BoxError, BoxWriter};

@@ -150,13 +150,7 @@ fn mp4a_channel_count(aac: &AacConfig) -> u16 {
 /// they do, the integer division of the true rate that ISO/IEC 14496-12
 /// §12.2.3 allows. An AAC decoder reads the real rate from the ASC.
 pub fn mp4a_sample_rate(aac: &AacConfig) -> u16 {
-    let mut rate = aac.sample_rate;
-    loop {
-        if let Ok(rate) = u16::try_from(rate) {
-            return rate;
-        }
-        rate /= 2;
-    }
+    entry_sample_rate(aac.sample_rate)
 }
 
 /// ES_Descriptor tag (ISO/IEC 14496-1 §7.2.6.5).
@@ -174,41 +168,123 @@ const STREAM_TYPE_AUDIO_BYTE: u8 = 0x05 << 2 | 0x01;
 /// SLConfigDescriptor predefined = 2: the value reserved for MP4 files.
 const SL_PREDEFINED_MP4: u8 = 0x02;
 
-/// `mp4a` AudioSampleEntry with an `esds` whose DecoderSpecificInfo is the
-/// AudioSpecificConfig verbatim.
-pub(crate) fn write_mp4a(w: &mut BoxWriter, aac: &AacConfig) -> Result<(), BoxError> {
-    w.write_box(b"mp4a", |w| {
+/// The audio codecs Weir packages and what their configuration box holds
+/// (the packager converts each publisher's configuration into it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioCodec<'a> {
+    /// `mp4a` + `esds` (OTI 0x40) with the AudioSpecificConfig.
+    Aac { asc: &'a [u8] },
+    /// `mp4a` + `esds` with no DecoderSpecificInfo: object type 0x6B
+    /// (MPEG-1 audio) or 0x69 (MPEG-2 audio).
+    Mp3 { object_type: u8 },
+    /// `Opus` + `dOps` (Opus in ISOBMFF §4.3.2).
+    Opus { dops: &'a [u8] },
+    /// `fLaC` + `dfLa` (FLAC in ISOBMFF §3.3.2): FullBox version 0 around
+    /// the metadata blocks.
+    Flac { dfla: &'a [u8] },
+    /// `ac-3` + `dac3` (ETSI TS 102 366 Annex F).
+    Ac3 { dac3: &'a [u8] },
+    /// `ec-3` + `dec3` (ETSI TS 102 366 Annex F).
+    Eac3 { dec3: &'a [u8] },
+}
+
+/// An audio sample entry: the codec and what the entry's own fields say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioEntry<'a> {
+    pub codec: AudioCodec<'a>,
+    /// channelcount (decoders take the real layout from the configuration).
+    pub channels: u16,
+    /// The output sample rate; written halved until it fits 16 bits.
+    pub sample_rate: u32,
+}
+
+impl<'a> AudioEntry<'a> {
+    /// The entry of an AAC configuration.
+    pub fn aac(aac: &'a AacConfig) -> Self {
+        AudioEntry {
+            codec: AudioCodec::Aac { asc: &aac.record },
+            channels: mp4a_channel_count(aac),
+            sample_rate: aac.sample_rate,
+        }
+    }
+}
+
+/// `samplerate`, the integer part of a 16.16 field: rates above 65535 Hz
+/// are halved until they fit (ISO/IEC 14496-12 §12.2.3).
+fn entry_sample_rate(rate: u32) -> u16 {
+    let mut rate = rate;
+    loop {
+        if let Ok(rate) = u16::try_from(rate) {
+            return rate;
+        }
+        rate /= 2;
+    }
+}
+
+/// An AudioSampleEntry with its configuration box.
+pub(crate) fn write_audio(w: &mut BoxWriter, e: &AudioEntry<'_>) -> Result<(), BoxError> {
+    let entry: &[u8; 4] = match e.codec {
+        AudioCodec::Aac { .. } | AudioCodec::Mp3 { .. } => b"mp4a",
+        AudioCodec::Opus { .. } => b"Opus",
+        AudioCodec::Flac { .. } => b"fLaC",
+        AudioCodec::Ac3 { .. } => b"ac-3",
+        AudioCodec::Eac3 { .. } => b"ec-3",
+    };
+    w.write_box(entry, |w| {
         write_sample_entry_header(w);
         w.zeros(2 * 4); // reserved
-        w.u16(mp4a_channel_count(aac));
+        w.u16(e.channels);
         w.u16(16); // samplesize
         w.u16(0); // pre_defined
         w.u16(0); // reserved
-        w.u16(mp4a_sample_rate(aac));
+        w.u16(entry_sample_rate(e.sample_rate));
         w.u16(0); // fractional part of the 16.16 rate
-        write_esds(w, aac)
+        match e.codec {
+            AudioCodec::Aac { asc } => write_esds(w, OTI_MPEG4_AUDIO, Some(asc)),
+            AudioCodec::Mp3 { object_type } => write_esds(w, object_type, None),
+            AudioCodec::Opus { dops } => w.write_box(b"dOps", |w| {
+                w.bytes(dops);
+                Ok(())
+            }),
+            AudioCodec::Flac { dfla } => w.write_full_box(b"dfLa", 0, 0, |w| {
+                w.bytes(dfla);
+                Ok(())
+            }),
+            AudioCodec::Ac3 { dac3 } => w.write_box(b"dac3", |w| {
+                w.bytes(dac3);
+                Ok(())
+            }),
+            AudioCodec::Eac3 { dec3 } => w.write_box(b"dec3", |w| {
+                w.bytes(dec3);
+                Ok(())
+            }),
+        }
     })
 }
 
-/// `esds`: ES_Descriptor → DecoderConfigDescriptor (OTI 0x40, audio) →
-/// DecoderSpecificInfo (the ASC), then SLConfigDescriptor (predefined 2).
-/// Buffer size and bitrates are 0: unknown when the init segment is made.
-fn write_esds(w: &mut BoxWriter, aac: &AacConfig) -> Result<(), BoxError> {
+/// `esds`: ES_Descriptor → DecoderConfigDescriptor (`object_type`, audio)
+/// → DecoderSpecificInfo (when there is one), then SLConfigDescriptor
+/// (predefined 2). Buffer size and bitrates are 0: unknown when the init
+/// segment is made.
+fn write_esds(w: &mut BoxWriter, object_type: u8, dsi: Option<&[u8]>) -> Result<(), BoxError> {
     w.write_full_box(b"esds", 0, 0, |w| {
         w.write_descriptor(ES_DESCR_TAG, |w| {
             // ES_ID 0: in an MP4 file the stream is identified by its track.
             w.u16(0);
             w.u8(0); // streamDependenceFlag, URL_Flag, OCRstreamFlag, streamPriority
             w.write_descriptor(DECODER_CONFIG_DESCR_TAG, |w| {
-                w.u8(OTI_MPEG4_AUDIO);
+                w.u8(object_type);
                 w.u8(STREAM_TYPE_AUDIO_BYTE);
                 w.u24(0)?; // bufferSizeDB
                 w.u32(0); // maxBitrate
                 w.u32(0); // avgBitrate
-                w.write_descriptor(DEC_SPECIFIC_INFO_TAG, |w| {
-                    w.bytes(&aac.record);
-                    Ok(())
-                })
+                match dsi {
+                    Some(dsi) => w.write_descriptor(DEC_SPECIFIC_INFO_TAG, |w| {
+                        w.bytes(dsi);
+                        Ok(())
+                    }),
+                    None => Ok(()),
+                }
             })?;
             w.write_descriptor(SL_CONFIG_DESCR_TAG, |w| {
                 w.u8(SL_PREDEFINED_MP4);
