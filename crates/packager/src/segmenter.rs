@@ -71,6 +71,10 @@ pub struct FrameIn {
     /// decode time follows the timestamp again, and a segment cut here is
     /// marked as following a discontinuity.
     pub discontinuity: bool,
+    /// Its length in ticks when the codec says so frame by frame (Opus,
+    /// FLAC, E-AC-3 frames differ in length): with [`Timing::FrameCount`],
+    /// the next frame starts this far on; `None` takes `ticks_per_frame`.
+    pub samples: Option<u32>,
 }
 
 /// What [`TrackSegmenter::push`] and [`TrackSegmenter::flush`] produce.
@@ -187,6 +191,8 @@ struct Pending {
     cut_before: bool,
     discontinuity: bool,
     period: u64,
+    /// Its own length in ticks, when the codec says (frame-counted audio).
+    samples: Option<u32>,
 }
 
 /// Segments one track.
@@ -266,6 +272,7 @@ impl TrackSegmenter {
             data,
             cut,
             discontinuity,
+            samples,
         } = frame;
         let decode_time = self.decode_time_for(dts_ms, discontinuity);
         let offset_ticks = (pts_ms.saturating_sub(dts_ms) as i128 * i128::from(self.timescale)
@@ -279,6 +286,7 @@ impl TrackSegmenter {
             cut_before: cut || !self.started,
             discontinuity,
             period: self.period,
+            samples,
         };
         if let Some(prev) = self.pending.replace(next) {
             // The held sample's duration is now known.
@@ -294,7 +302,8 @@ impl TrackSegmenter {
     /// held sample with `last_duration_ticks` and the open segment.
     pub fn flush(&mut self, last_duration_ticks: u32) {
         if let Some(p) = self.pending.take() {
-            self.commit(p, u64::from(last_duration_ticks));
+            let duration = p.samples.unwrap_or(last_duration_ticks);
+            self.commit(p, u64::from(duration));
         }
         self.close_segment();
     }
@@ -337,7 +346,7 @@ impl TrackSegmenter {
                 ticks_per_frame,
                 max_drift_ms,
             } => {
-                let counted = prev.decode_time + u64::from(ticks_per_frame);
+                let counted = prev.decode_time + u64::from(prev.samples.unwrap_or(ticks_per_frame));
                 let drift_ticks = from_ts.abs_diff(counted);
                 let limit = u64::from(max_drift_ms) * u64::from(self.timescale) / 1000;
                 if discontinuity || drift_ticks > limit {
@@ -478,6 +487,7 @@ mod tests {
                 data: Bytes::from(vec![n as u8; 10]),
                 cut,
                 discontinuity: false,
+                samples: None,
             });
         }
         s.flush(3000);
@@ -547,6 +557,7 @@ mod tests {
                 data: Bytes::from_static(&[0]),
                 cut,
                 discontinuity: false,
+                samples: None,
             });
         }
         s.flush(3003);
@@ -603,6 +614,7 @@ mod tests {
                 data: Bytes::from_static(&[0]),
                 cut: cut(n),
                 discontinuity: false,
+                samples: None,
             });
         }
         s.flush(1024);
@@ -731,6 +743,45 @@ mod tests {
         assert_continuous(&chunks(&out));
     }
 
+    /// Opus and E-AC-3 frames differ in length: each frame's own sample
+    /// count moves the decode time on, and the last one closes with it.
+    #[test]
+    fn frames_of_their_own_length_are_counted_one_by_one() {
+        let mut s = TrackSegmenter::new(
+            48_000,
+            Timing::FrameCount {
+                ticks_per_frame: 960,
+                max_drift_ms: 30,
+            },
+            PartGrid::exact(48_000),
+        );
+        // 20 ms, 10 ms, 20 ms, 60 ms, 20 ms frames.
+        let lengths = [960u32, 480, 960, 2880, 960];
+        let mut at = 0u32;
+        for (n, len) in lengths.iter().enumerate() {
+            s.push(FrameIn {
+                dts_ms: i64::from(at / 48),
+                pts_ms: i64::from(at / 48),
+                sync: true,
+                data: Bytes::from_static(&[1]),
+                cut: n == 0,
+                discontinuity: false,
+                samples: Some(*len),
+            });
+            at += len;
+        }
+        s.flush(960);
+        let out = drain(&mut s);
+        let samples: Vec<(u64, u32)> = chunks(&out)
+            .iter()
+            .flat_map(|c| c.samples.iter().map(|s| (s.decode_time, s.duration)))
+            .collect();
+        assert_eq!(
+            samples,
+            [(0, 960), (960, 480), (1440, 960), (2400, 2880), (5280, 960)]
+        );
+    }
+
     #[test]
     fn audio_decode_time_counts_samples_not_milliseconds_mp4_seg_10() {
         // AAC at 44.1 kHz: 23.22 ms per frame, timestamps rounded to ms.
@@ -757,6 +808,7 @@ mod tests {
                 data: Bytes::from_static(&[1, 2]),
                 cut,
                 discontinuity: false,
+                samples: None,
             });
         }
         s.flush(1024);
@@ -788,6 +840,7 @@ mod tests {
                 data: Bytes::from_static(&[1]),
                 cut: n == 0,
                 discontinuity: false,
+                samples: None,
             });
         }
         // One second of silence from the publisher.
@@ -798,6 +851,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: false,
             discontinuity: false,
+            samples: None,
         });
         s.push(FrameIn {
             dts_ms: 1231,
@@ -806,6 +860,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: false,
             discontinuity: false,
+            samples: None,
         });
         s.flush(1024);
         let out = drain(&mut s);
@@ -827,6 +882,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: true,
             discontinuity: false,
+            samples: None,
         });
         s.push(FrameIn {
             dts_ms: 133,
@@ -835,6 +891,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: false,
             discontinuity: false,
+            samples: None,
         });
         s.flush(3000);
         let out = drain(&mut s);
@@ -851,6 +908,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: true,
             discontinuity: false,
+            samples: None,
         });
         s.push(FrameIn {
             dts_ms: 33,
@@ -859,6 +917,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: false,
             discontinuity: false,
+            samples: None,
         });
         s.push(FrameIn {
             dts_ms: 67,
@@ -867,6 +926,7 @@ mod tests {
             data: Bytes::from_static(&[1]),
             cut: true,
             discontinuity: true,
+            samples: None,
         });
         s.flush(3000);
         let out = drain(&mut s);
@@ -900,7 +960,7 @@ mod tests {
                 let key = *key || i == 0;
                 let cut = policy.cut_video(start, dts, key);
                 if cut { start = Some(dts); }
-                s.push(FrameIn { dts_ms: dts, pts_ms: dts + cto, sync: key, data: Bytes::from_static(&[0]), cut, discontinuity: false });
+                s.push(FrameIn { dts_ms: dts, pts_ms: dts + cto, sync: key, data: Bytes::from_static(&[0]), cut, discontinuity: false, samples: None });
             }
             s.flush(3000);
             let out = drain(&mut s);

@@ -939,6 +939,7 @@ impl StreamPackager {
                 data: f.data.clone(),
                 cut,
                 discontinuity: disc,
+                samples: None,
             });
         }
         self.drain(id)
@@ -998,6 +999,7 @@ impl StreamPackager {
                 data: f.data.clone(),
                 cut,
                 discontinuity: disc,
+                samples: None,
             });
         }
         self.drain(id)
