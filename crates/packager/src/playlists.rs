@@ -12,7 +12,7 @@ use crate::hls::{
     VideoVariant,
 };
 use crate::names::FileName;
-use crate::view::{PartInfo, TrackView};
+use crate::view::{PartInfo, TrackView, VideoRange};
 
 /// Low-latency HLS settings (LLHLS-01…11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,9 +187,14 @@ pub fn multivariant(views: &[TrackView]) -> Multivariant {
                     codecs: v.codec.clone(),
                     width: p.as_ref().map_or(0, |p| p.width),
                     height: p.as_ref().map_or(0, |p| p.height),
-                    frame_rate: p.and_then(|p| p.frame_rate),
+                    frame_rate: p.as_ref().and_then(|p| p.frame_rate),
                     bandwidth: v.peak_bitrate.max(1),
                     average_bandwidth: (v.average_bitrate > 0).then_some(v.average_bitrate),
+                    video_range: p.as_ref().and_then(|p| match p.range() {
+                        VideoRange::Pq => Some("PQ"),
+                        VideoRange::Hlg => Some("HLG"),
+                        VideoRange::Sdr => None,
+                    }),
                 }
             })
             .collect(),

@@ -593,6 +593,7 @@ impl StreamPackager {
                             .filter(|(_, d)| *d > 0)
                             .map(|(n, d)| f64::from(n) / f64::from(d)),
                         sar: avc.sps_info.sar,
+                        colour: avc.sps_info.colour,
                     };
                     let timescale = boxes::VIDEO_TIMESCALE;
                     self.new_config(

@@ -4,6 +4,8 @@
 
 use std::time::SystemTime;
 
+use weir_flv::ColourInfo;
+
 use crate::boxes::BoxError;
 use crate::names::{FileName, InstanceId, TrackId};
 
@@ -106,6 +108,28 @@ pub struct VideoParams {
     pub frame_rate: Option<f64>,
     /// Sample aspect ratio from the SPS, when it says.
     pub sar: Option<(u16, u16)>,
+    /// The colour description, when the bitstream has one.
+    pub colour: Option<ColourInfo>,
+}
+
+impl VideoParams {
+    /// The dynamic range the transfer characteristics say (H.273: 16 is
+    /// SMPTE ST 2084 PQ, 18 is ARIB STD-B67 HLG; anything else is SDR).
+    pub fn range(&self) -> VideoRange {
+        match self.colour.map(|c| c.transfer_characteristics) {
+            Some(16) => VideoRange::Pq,
+            Some(18) => VideoRange::Hlg,
+            _ => VideoRange::Sdr,
+        }
+    }
+}
+
+/// HLS `VIDEO-RANGE` (rfc8216bis §4.4.6.2), the DASH transfer property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoRange {
+    Sdr,
+    Pq,
+    Hlg,
 }
 
 impl Eq for VideoParams {}

@@ -17,6 +17,7 @@ fn video() -> VideoVariant {
         frame_rate: Some(30_000.0 / 1_001.0),
         bandwidth: 3_000_000,
         average_bandwidth: Some(2_500_000),
+        video_range: None,
     }
 }
 
@@ -297,5 +298,30 @@ proptest! {
             prop_assert_eq!(variant.audio.as_deref(), Some(group.as_str()));
             prop_assert_eq!(alt.channels.clone(), Some(channels.to_string()));
         }
+    }
+}
+
+/// Issue 14 §3: HDR variants say VIDEO-RANGE; SDR ones leave it out (its
+/// default), so SDR playlists are unchanged.
+#[test]
+fn video_range_is_written_for_pq_and_hlg_only() {
+    for (range, line) in [
+        (Some("PQ"), Some("VIDEO-RANGE=PQ")),
+        (Some("HLG"), Some("VIDEO-RANGE=HLG")),
+        (None, None),
+    ] {
+        let text = write(
+            Some(VideoVariant {
+                video_range: range,
+                ..video()
+            }),
+            Some(audio()),
+        )
+        .unwrap();
+        match line {
+            Some(l) => assert!(text.contains(l), "{text}"),
+            None => assert!(!text.contains("VIDEO-RANGE"), "{text}"),
+        }
+        parse(&text);
     }
 }

@@ -12,13 +12,13 @@ use std::time::{Duration, SystemTime};
 use weir_flv::TrackKind;
 
 use super::mpd::{
-    AdaptationSet, ContentType, MediaAttributes, Mpd, Period, ProducerReferenceTime,
+    AdaptationSet, Cicp, ContentType, MediaAttributes, Mpd, Period, ProducerReferenceTime,
     Representation, SegmentTemplate, ServiceDescription, TimelineEntry, UtcTiming, UTC_HTTP_HEAD,
     UTC_HTTP_ISO,
 };
 use crate::clock::{MediaTime, PeriodClock};
 use crate::names::FileName;
-use crate::view::{SegmentInfo, TrackView};
+use crate::view::{SegmentInfo, TrackView, VideoRange};
 
 /// What the host decides about every MPD of a stream.
 #[derive(Clone, Debug)]
@@ -294,6 +294,14 @@ fn media_attributes(view: &TrackView) -> MediaAttributes {
             height: v.height,
             frame_rate: v.frame_rate.map(frame_rate_fraction),
             sar: v.sar.map_or((1, 1), |(n, d)| (u32::from(n), u32::from(d))),
+            hdr: v
+                .colour
+                .filter(|_| v.range() != VideoRange::Sdr)
+                .map(|c| Cicp {
+                    colour_primaries: c.colour_primaries,
+                    transfer_characteristics: c.transfer_characteristics,
+                    matrix_coefficients: c.matrix_coefficients,
+                }),
         },
         (None, Some(a)) => MediaAttributes::Audio {
             sampling_rate: a.sample_rate,
@@ -305,6 +313,7 @@ fn media_attributes(view: &TrackView) -> MediaAttributes {
                 height: 0,
                 frame_rate: None,
                 sar: (1, 1),
+                hdr: None,
             },
             TrackKind::Audio => MediaAttributes::Audio {
                 sampling_rate: 0,

@@ -27,7 +27,7 @@ mod mpd;
 pub use crate::clock::{MediaTime, PeriodAnchor, PeriodClock, Verdict};
 pub use live::{live_mpd, LiveState, LowLatencyDash, MpdSettings};
 pub use mpd::{
-    write_mpd, xs_duration, AdaptationSet, ContentType, MediaAttributes, Mpd, MpdError, Period,
-    ProducerReferenceTime, Representation, SegmentTemplate, ServiceDescription, TimelineEntry,
-    UtcTiming, AUDIO_CHANNELS_SCHEME, PROFILES, UTC_HTTP_HEAD, UTC_HTTP_ISO,
+    write_mpd, xs_duration, AdaptationSet, Cicp, ContentType, MediaAttributes, Mpd, MpdError,
+    Period, ProducerReferenceTime, Representation, SegmentTemplate, ServiceDescription,
+    TimelineEntry, UtcTiming, AUDIO_CHANNELS_SCHEME, PROFILES, UTC_HTTP_HEAD, UTC_HTTP_ISO,
 };

@@ -105,12 +105,28 @@ pub enum MediaAttributes {
         /// `@frameRate`: numerator and denominator.
         frame_rate: Option<(u32, u32)>,
         sar: (u32, u32),
+        /// High dynamic range: the H.273 colour code points, signalled as
+        /// `urn:mpeg:mpegB:cicp` properties (DASH-IF IOP, HDR10 and HLG).
+        hdr: Option<Cicp>,
     },
     Audio {
         sampling_rate: u32,
         channels: u8,
     },
 }
+
+/// H.273 code points of an HDR Representation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cicp {
+    pub colour_primaries: u8,
+    pub transfer_characteristics: u8,
+    pub matrix_coefficients: u8,
+}
+
+/// `urn:mpeg:mpegB:cicp` (ISO/IEC 23001-8) property schemes.
+const CICP_PRIMARIES: &str = "urn:mpeg:mpegB:cicp:ColourPrimaries";
+const CICP_TRANSFER: &str = "urn:mpeg:mpegB:cicp:TransferCharacteristics";
+const CICP_MATRIX: &str = "urn:mpeg:mpegB:cicp:MatrixCoefficients";
 
 /// `ServiceDescription`: the latency the service aims at and the playback
 /// rates a player may use to hold it (DASH-LL-01).
@@ -355,6 +371,7 @@ fn write_representation(w: &mut Writer<Vec<u8>>, r: &Representation) -> io::Resu
             height,
             frame_rate,
             sar,
+            hdr: _,
         } => {
             let (wd, ht) = (width.to_string(), height.to_string());
             let sar = format!("{}:{}", sar.0, sar.1);
@@ -387,6 +404,26 @@ fn write_representation(w: &mut Writer<Vec<u8>>, r: &Representation) -> io::Resu
                 .with_attribute(("schemeIdUri", AUDIO_CHANNELS_SCHEME))
                 .with_attribute(("value", c.as_str()))
                 .write_empty()?;
+        }
+        if let MediaAttributes::Video { hdr: Some(c), .. } = &r.media {
+            // PQ cannot be shown by a player that ignores it: Essential.
+            // HLG degrades to SDR on such a player: Supplemental.
+            let transfer = if c.transfer_characteristics == 16 {
+                "EssentialProperty"
+            } else {
+                "SupplementalProperty"
+            };
+            for (element, scheme, value) in [
+                ("SupplementalProperty", CICP_PRIMARIES, c.colour_primaries),
+                (transfer, CICP_TRANSFER, c.transfer_characteristics),
+                ("SupplementalProperty", CICP_MATRIX, c.matrix_coefficients),
+            ] {
+                let value = value.to_string();
+                w.create_element(element)
+                    .with_attribute(("schemeIdUri", scheme))
+                    .with_attribute(("value", value.as_str()))
+                    .write_empty()?;
+            }
         }
         write_template(w, &r.template)
     })?;
@@ -430,6 +467,52 @@ fn write_template(w: &mut Writer<Vec<u8>>, t: &SegmentTemplate) -> io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn representation(hdr: Option<Cicp>) -> String {
+        let r = Representation {
+            id: "video".into(),
+            codecs: "hvc1.2.4.L93.B0".into(),
+            bandwidth: 1,
+            media: MediaAttributes::Video {
+                width: 320,
+                height: 240,
+                frame_rate: None,
+                sar: (1, 1),
+                hdr,
+            },
+            template: SegmentTemplate {
+                timescale: 90_000,
+                presentation_time_offset: 0,
+                initialization: "video/x/init-v1.mp4".into(),
+                media: "video/x/seg-$Number$.m4s".into(),
+                start_number: 0,
+                timeline: Vec::new(),
+                availability_time_offset: None,
+            },
+        };
+        let mut w = Writer::new(Vec::new());
+        write_representation(&mut w, &r).unwrap();
+        String::from_utf8(w.into_inner()).unwrap()
+    }
+
+    /// Issue 14 §3: HDR10 (PQ) needs a player that knows it (Essential);
+    /// HLG plays as SDR elsewhere (Supplemental); SDR says nothing.
+    #[test]
+    fn hdr_is_signalled_with_cicp_properties() {
+        let pq = representation(Some(Cicp {
+            colour_primaries: 9,
+            transfer_characteristics: 16,
+            matrix_coefficients: 9,
+        }));
+        assert!(pq.contains(r#"<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:ColourPrimaries" value="9"/><EssentialProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="16"/><SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:MatrixCoefficients" value="9"/><SegmentTemplate"#), "{pq}");
+        let hlg = representation(Some(Cicp {
+            colour_primaries: 9,
+            transfer_characteristics: 18,
+            matrix_coefficients: 9,
+        }));
+        assert!(hlg.contains(r#"<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="18"/>"#), "{hlg}");
+        assert!(!representation(None).contains("cicp"));
+    }
 
     #[test]
     fn durations_are_xs_duration_seconds() {

@@ -48,6 +48,9 @@ pub struct VideoVariant {
     pub bandwidth: u64,
     /// Average segment bit rate, if known.
     pub average_bandwidth: Option<u64>,
+    /// VIDEO-RANGE `PQ` or `HLG`; absent means SDR, which is what players
+    /// assume without it.
+    pub video_range: Option<&'static str>,
 }
 
 /// The audio media playlist, as an EXT-X-MEDIA rendition next to video or
@@ -255,6 +258,9 @@ fn video_attrs(attrs: &mut Attrs<'_>, video: &VideoVariant) -> Result<(), HlsErr
             return Err(HlsError::invalid_value("FRAME-RATE", format!("{rate}")));
         }
         attrs.raw("FRAME-RATE", format_args!("{rate:.3}"));
+    }
+    if let Some(range) = video.video_range {
+        attrs.raw("VIDEO-RANGE", range);
     }
     Ok(())
 }
