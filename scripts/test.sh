@@ -42,6 +42,29 @@ else
     apt_install ffmpeg
 fi
 
+# ffmpeg 9 (static, from PyPI's imageio-ffmpeg) for Enhanced RTMP and the
+# codecs Debian's 5.1 cannot publish (HEVC, AV1, VP9, Opus, FLAC, AC-3 over
+# RTMP). Installed into a virtual environment in the user's cache, never
+# into the repository; the tests find it through WEIR_FFMPEG9.
+FFMPEG9_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/weir/ffmpeg9-venv"
+find_ffmpeg9() {
+    ls "$FFMPEG9_VENV"/lib/python3*/site-packages/imageio_ffmpeg/binaries/ffmpeg-linux-* 2>/dev/null | head -n1
+}
+if [ -z "${WEIR_FFMPEG9:-}" ]; then
+    WEIR_FFMPEG9="$(find_ffmpeg9)"
+    if [ -z "$WEIR_FFMPEG9" ]; then
+        echo "ffmpeg 9 missing: installing imageio-ffmpeg into $FFMPEG9_VENV"
+        if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+            apt_install python3-venv
+        fi
+        run python3 -m venv "$FFMPEG9_VENV"
+        run "$FFMPEG9_VENV/bin/pip" install --quiet imageio-ffmpeg
+        WEIR_FFMPEG9="$(find_ffmpeg9)"
+    fi
+    export WEIR_FFMPEG9
+fi
+echo "ffmpeg 9: $WEIR_FFMPEG9 ($("$WEIR_FFMPEG9" -hide_banner -version | head -n1))"
+
 # nginx: the caching-edge test (tests/e2e_edge.rs) runs Debian's nginx.
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     echo "nginx missing: installing"

@@ -534,12 +534,17 @@ pub struct Ffmpeg {
 impl Ffmpeg {
     /// `ffmpeg -hide_banner -nostats -loglevel warning ARGS…`
     pub fn spawn(args: &[&str]) -> Ffmpeg {
+        Ffmpeg::spawn_bin(Path::new("ffmpeg"), args)
+    }
+
+    /// [`Ffmpeg::spawn`] with another ffmpeg binary (ffmpeg 9: [`ffmpeg9`]).
+    pub fn spawn_bin(bin: &Path, args: &[&str]) -> Ffmpeg {
         let mut all: Vec<String> = ["-hide_banner", "-nostats", "-loglevel", "warning"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         all.extend(args.iter().map(|s| s.to_string()));
-        let mut child = Command::new("ffmpeg")
+        let mut child = Command::new(bin)
             .args(&all)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -720,8 +725,48 @@ fn fnv1a(s: &str) -> u64 {
 /// lock; across processes the encode writes a unique temporary file that is
 /// atomically renamed into place.
 pub fn asset(name: &str, ffmpeg_args: &[&str]) -> PathBuf {
+    asset_with(Path::new("ffmpeg"), name, ffmpeg_args)
+}
+
+/// The static ffmpeg 9 that `scripts/test.sh` installs from PyPI's
+/// imageio-ffmpeg (`WEIR_FFMPEG9`, else the default cache location): it
+/// publishes Enhanced RTMP and the codecs Debian's ffmpeg 5.1 cannot.
+pub fn ffmpeg9() -> PathBuf {
+    if let Some(p) = std::env::var_os("WEIR_FFMPEG9").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cache"));
+    let lib = cache.join("weir/ffmpeg9-venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|dirs| {
+        dirs.flatten()
+            .map(|d| d.path().join("site-packages/imageio_ffmpeg/binaries"))
+            .filter_map(|b| std::fs::read_dir(b).ok())
+            .flat_map(|files| files.flatten().map(|f| f.path()))
+            .find(|f| {
+                f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("ffmpeg-linux"))
+            })
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "ffmpeg 9 not found: set WEIR_FFMPEG9 or run ./scripts/test.sh, which installs it into {}",
+            cache.join("weir/ffmpeg9-venv").display()
+        )
+    })
+}
+
+/// [`asset`] encoded by another ffmpeg binary (ffmpeg 9 for the codecs
+/// only it can put into FLV).
+pub fn asset_with(bin: &Path, name: &str, ffmpeg_args: &[&str]) -> PathBuf {
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
-    let key = ffmpeg_args.join("\u{1f}");
+    let mut key = ffmpeg_args.join("\u{1f}");
+    if bin != Path::new("ffmpeg") {
+        key = format!("{}\u{1f}{key}", bin.display());
+    }
     let file = format!("{name}-{:016x}.flv", fnv1a(&key));
     let path = assets_dir().join(&file);
     let lock = LOCKS
@@ -741,7 +786,7 @@ pub fn asset(name: &str, ffmpeg_args: &[&str]) -> PathBuf {
         std::thread::current().id()
     ));
     let started = Instant::now();
-    let out = Command::new("ffmpeg")
+    let out = Command::new(bin)
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
         .args(ffmpeg_args)
         .args(["-f", "flv"])
