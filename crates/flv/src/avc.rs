@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::error::FlvError;
+use crate::format::VideoFormat;
 use crate::reader::Reader;
 use crate::sps::{parse_sps, SpsInfo};
 
@@ -43,6 +44,19 @@ impl AvcConfig {
             self.profile_compatibility,
             self.level_indication,
         )
+    }
+
+    /// The picture format, from the first SPS.
+    pub fn format(&self) -> VideoFormat {
+        let s = &self.sps_info;
+        VideoFormat {
+            width: s.width,
+            height: s.height,
+            sar: s.sar,
+            frame_rate: s.frame_rate,
+            colour: s.colour,
+            bit_depth: s.bit_depth_luma,
+        }
     }
 }
 
@@ -89,9 +103,9 @@ pub fn parse_avcc(record: Bytes) -> Result<AvcConfig, FlvError> {
             "no SPS",
         ));
     }
-    let sps = read_parameter_sets(&mut r, num_sps, "avcC SPS")?;
+    let sps = read_parameter_sets(&mut r, num_sps.into(), "avcC SPS")?;
     let num_pps = r.u8("avcC numOfPictureParameterSets")?;
-    let pps = read_parameter_sets(&mut r, num_pps, "avcC PPS")?;
+    let pps = read_parameter_sets(&mut r, num_pps.into(), "avcC PPS")?;
 
     let mut chroma_format = None;
     let mut bit_depth_luma = None;
@@ -104,7 +118,7 @@ pub fn parse_avcc(record: Bytes) -> Result<AvcConfig, FlvError> {
         bit_depth_luma = Some((r.u8("avcC bit_depth_luma_minus8")? & 0x07) | 0x08);
         bit_depth_chroma = Some((r.u8("avcC bit_depth_chroma_minus8")? & 0x07) | 0x08);
         let num_ext = r.u8("avcC numOfSequenceParameterSetExt")?;
-        sps_ext = read_parameter_sets(&mut r, num_ext, "avcC SPS extension")?;
+        sps_ext = read_parameter_sets(&mut r, num_ext.into(), "avcC SPS extension")?;
     }
 
     let first_sps = sps
@@ -127,13 +141,15 @@ pub fn parse_avcc(record: Bytes) -> Result<AvcConfig, FlvError> {
     })
 }
 
-/// `count` parameter sets, each prefixed with a 16-bit length.
-fn read_parameter_sets(
+/// `count` parameter sets, each prefixed with a 16-bit length (avcC, and
+/// the NAL unit arrays of hvcC).
+pub(crate) fn read_parameter_sets(
     r: &mut Reader,
-    count: u8,
+    count: u16,
     what: &'static str,
 ) -> Result<Vec<Bytes>, FlvError> {
-    let mut out = Vec::with_capacity(usize::from(count));
+    // Each set takes at least 3 bytes: never reserve more than the input holds.
+    let mut out = Vec::with_capacity(usize::from(count).min(r.remaining() / 3));
     for _ in 0..count {
         let len = usize::from(r.u16(what)?);
         if len == 0 {

@@ -129,6 +129,14 @@ impl<'a> BitReader<'a> {
     }
 }
 
+impl BitReader<'_> {
+    /// [`ue_max`](Self::ue_max) for a field whose maximum fits in a byte.
+    pub(crate) fn u8_ue_max(&mut self, max: u8, field: &'static str) -> Result<u8, FlvError> {
+        let v = self.ue_max(u32::from(max), field)?;
+        u8::try_from(v).map_err(|_| FlvError::invalid(field, format!("{v} does not fit a byte")))
+    }
+}
+
 /// Removes H.264/H.265 emulation-prevention bytes: every `00 00 03` becomes
 /// `00 00` (NAL unit payload → RBSP).
 pub(crate) fn rbsp(nal: &[u8]) -> Vec<u8> {

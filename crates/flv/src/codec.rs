@@ -1,19 +1,22 @@
 //! Decoder configurations as the rest of Weir sees them. Each codec's
-//! module builds its own RFC 6381 `CODECS` string (CODEC-01, CODEC-02), so
-//! this module only points down at them.
+//! module builds its own RFC 6381 `CODECS` string (CODEC-01…06), so this
+//! module only points down at them.
 
 use bytes::Bytes;
 
 use crate::aac::AacConfig;
 use crate::avc::AvcConfig;
+use crate::format::VideoFormat;
+use crate::hevc::HevcConfig;
 
 /// A video decoder configuration from a sequence header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoConfig {
     Avc(AvcConfig),
-    /// Recognised but not packaged yet: FourCC `hvc1`, `av01`, `vp09`,
-    /// `vp08` or `vvc1`. `record` is the configuration record verbatim
-    /// (hvcC, av1C, vpcC, vvcC).
+    /// HEVC from an E-RTMP `hvc1` SequenceStart or a legacy CodecID 12 tag.
+    Hevc(HevcConfig),
+    /// Recognised but not packaged: FourCC `vp08` or `vvc1`. `record` is the
+    /// configuration record verbatim (vpcC, vvcC).
     Unsupported {
         fourcc: [u8; 4],
         record: Bytes,
@@ -25,26 +28,75 @@ impl VideoConfig {
     pub fn codec_string(&self) -> Option<String> {
         match self {
             Self::Avc(avc) => Some(avc.codec_string()),
+            Self::Hevc(hevc) => Some(hevc.codec_string()),
             Self::Unsupported { .. } => None,
         }
     }
 
-    /// The configuration record verbatim. Two sequence headers describe the
-    /// same configuration exactly when their records are equal (FLV-SEQ-01).
+    /// The configuration record verbatim (avcC / hvcC body): what goes into
+    /// the sample entry's configuration box. Two sequence headers describe
+    /// the same configuration exactly when their records are equal
+    /// (FLV-SEQ-01).
     pub fn record(&self) -> &Bytes {
         match self {
             Self::Avc(avc) => &avc.record,
+            Self::Hevc(hevc) => &hevc.record,
             Self::Unsupported { record, .. } => record,
         }
     }
 
-    /// The E-RTMP FourCC of the codec (`avc1` for AVC from a legacy tag).
+    /// The E-RTMP FourCC of the codec (`avc1` for AVC from a legacy tag,
+    /// `hvc1` for HEVC from legacy CodecID 12).
     pub fn fourcc(&self) -> [u8; 4] {
         match self {
             Self::Avc(_) => *b"avc1",
+            Self::Hevc(_) => *b"hvc1",
             Self::Unsupported { fourcc, .. } => *fourcc,
         }
     }
+
+    /// The codec's name in words ("H.264", "HEVC", …) for logs and pages.
+    pub fn codec_name(&self) -> &'static str {
+        video_codec_name(&self.fourcc()).unwrap_or("unknown video codec")
+    }
+
+    /// Picture size, aspect ratio, frame rate, colour and bit depth; `None`
+    /// for [`VideoConfig::Unsupported`].
+    pub fn format(&self) -> Option<VideoFormat> {
+        match self {
+            Self::Avc(avc) => Some(avc.format()),
+            Self::Hevc(hevc) => Some(hevc.format()),
+            Self::Unsupported { .. } => None,
+        }
+    }
+}
+
+/// The video codecs Weir packages, in words, for error messages.
+pub(crate) const PACKAGED_VIDEO: &str =
+    "Weir packages H.264 (avc1), HEVC (hvc1), AV1 (av01) and VP9 (vp09)";
+
+/// The name of an E-RTMP video FourCC in words, for the FourCCs the E-RTMP
+/// specification defines.
+pub fn video_codec_name(fourcc: &[u8; 4]) -> Option<&'static str> {
+    Some(match fourcc {
+        b"avc1" => "H.264",
+        b"hvc1" => "HEVC",
+        b"av01" => "AV1",
+        b"vp09" => "VP9",
+        b"vp08" => "VP8",
+        b"vvc1" => "VVC (H.266)",
+        _ => return None,
+    })
+}
+
+/// The error for a video codec Weir recognises or not but does not
+/// package, e.g. "unsupported video codec VP8 (vp08): Weir packages …".
+pub(crate) fn unsupported_video(fourcc: &[u8; 4]) -> crate::error::FlvError {
+    let name = video_codec_name(fourcc).unwrap_or("unknown codec");
+    crate::error::FlvError::unsupported(format!(
+        "video codec {name} ({}): {PACKAGED_VIDEO}",
+        fourcc_to_string(fourcc)
+    ))
 }
 
 /// An audio decoder configuration from a sequence header.

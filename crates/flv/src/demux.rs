@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use crate::audio::{parse_audio, AudioPacket};
-use crate::codec::{fourcc_to_string, AudioConfig, VideoConfig};
+use crate::codec::{unsupported_video, AudioConfig, VideoConfig};
 use crate::error::FlvError;
 use crate::timeline::{Timeline, TimelineConfig, Track};
 use crate::video::{parse_video, VideoPacket};
@@ -103,12 +103,7 @@ impl Demuxer {
                 }
                 if let VideoConfig::Unsupported { fourcc, .. } = &config {
                     self.video = None;
-                    return Err(FlvError::Unsupported {
-                        what: format!(
-                            "video codec {} is recognised but not packaged yet; the video track is dropped",
-                            fourcc_to_string(fourcc)
-                        ),
-                    });
+                    return Err(unsupported_video(fourcc));
                 }
                 let changed = self.video_seen;
                 self.video_seen = true;
@@ -197,16 +192,19 @@ impl Default for Demuxer {
 }
 
 #[cfg(test)]
+mod video_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_vectors::*;
 
-    fn tag(hex_str: &str) -> Bytes {
+    pub(super) fn tag(hex_str: &str) -> Bytes {
         Bytes::from(hex(hex_str))
     }
 
     /// Concatenates byte groups (one group per field).
-    fn cat(parts: &[&[u8]]) -> Bytes {
+    pub(super) fn cat(parts: &[&[u8]]) -> Bytes {
         Bytes::from(parts.concat())
     }
 
@@ -224,14 +222,14 @@ mod tests {
         cat(&[&[0xaf, 0x01], payload])
     }
 
-    fn frame(ev: Result<Option<DemuxEvent>, FlvError>) -> Frame {
+    pub(super) fn frame(ev: Result<Option<DemuxEvent>, FlvError>) -> Frame {
         match ev {
             Ok(Some(DemuxEvent::Frame(f))) => f,
             other => panic!("expected a frame, got {other:?}"),
         }
     }
 
-    fn video_config(ev: Result<Option<DemuxEvent>, FlvError>) -> (VideoConfig, bool) {
+    pub(super) fn video_config(ev: Result<Option<DemuxEvent>, FlvError>) -> (VideoConfig, bool) {
         match ev {
             Ok(Some(DemuxEvent::VideoConfig { config, changed })) => (config, changed),
             other => panic!("expected a video config, got {other:?}"),
@@ -368,27 +366,30 @@ mod tests {
         );
     }
 
-    /// A recognised but unpackaged codec (E-RTMP hvc1) is an error that says
-    /// so; its frames are dropped and the audio track keeps flowing.
+    /// A recognised but unpackaged codec (E-RTMP vp08) is an error that
+    /// names it; its frames are dropped and the audio track keeps flowing.
     #[test]
     fn unsupported_video_codec_is_an_error_and_audio_flows() {
         let mut d = Demuxer::default();
         audio_config(d.push_audio(0, tag(AAC_48K_STEREO_SEQ)));
-        let hvc1_start = cat(&[&[0x90], b"hvc1", &hex(HVCC_320X240)]);
-        let text = unsupported(d.push_video(0, hvc1_start.clone()));
-        assert!(text.contains("hvc1"), "{text}");
-        assert!(text.contains("not packaged"), "{text}");
+        let vp08_start = cat(&[&[0x90], b"vp08", &[0x01, 0, 0, 0, 0x00, 0x0a, 0x80]]);
+        let text = unsupported(d.push_video(0, vp08_start.clone()));
+        assert_eq!(
+            text,
+            "unsupported video codec VP8 (vp08): \
+             Weir packages H.264 (avc1), HEVC (hvc1), AV1 (av01) and VP9 (vp09)"
+        );
         assert!(d.video_config().is_none());
         // Every repeat says it again (the host may log once per stream).
-        unsupported(d.push_video(2000, hvc1_start));
+        unsupported(d.push_video(2000, vp08_start));
         for ts in [0, 33, 66] {
             let key = if ts == 0 { 0x91 } else { 0xa1 }; // Key/Inter | CodedFrames
-            let coded = cat(&[&[key], b"hvc1", &[0, 0, 0x21], &[0, 0, 0, 2, 0x26, 0x01]]);
+            let coded = cat(&[&[key], b"vp08", &[0x10, 0x02, 0x00]]);
             assert_eq!(d.push_video(ts, coded), Ok(None));
             let f = frame(d.push_audio(ts, aac_frame(&[0x21, 0x10, ts as u8])));
             assert_eq!((f.track, f.dts_ms), (TrackKind::Audio, i64::from(ts)));
         }
-        let eos = cat(&[&[0x92], b"hvc1"]);
+        let eos = cat(&[&[0x92], b"vp08"]);
         assert_eq!(d.push_video(100, eos), Ok(None));
     }
 
@@ -398,9 +399,9 @@ mod tests {
     fn switch_to_unsupported_codec_drops_the_old_config() {
         let mut d = configured();
         frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
-        let av01 = cat(&[&[0x90], b"av01", &[0x81, 0x00, 0x0c, 0x00]]);
-        let text = unsupported(d.push_video(33, av01));
-        assert!(text.contains("av01"), "{text}");
+        let vvc1 = cat(&[&[0x90], b"vvc1", &[0xff, 0x00, 0x0c, 0x00]]);
+        let text = unsupported(d.push_video(33, vvc1));
+        assert!(text.contains("VVC (H.266) (vvc1)"), "{text}");
         assert!(d.video_config().is_none());
         assert_eq!(d.push_video(66, tag(HIGH31_INTER_FRAME_HEAD)), Ok(None));
         frame(d.push_audio(66, aac_frame(&[0x21])));

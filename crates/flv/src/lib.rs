@@ -45,6 +45,15 @@ mod test_vectors;
 
 pub mod timeline;
 
+// Video codecs beyond H.264 (issue 14).
+mod format;
+mod hevc;
+#[cfg(test)]
+mod video_vectors;
+pub use codec::video_codec_name;
+pub use format::VideoFormat;
+pub use hevc::{hevc_codec_string, parse_hevc_sps, parse_hvcc, HevcConfig, HevcSpsInfo};
+
 pub use aac::{aac_codec_string, parse_asc, AacConfig};
 pub use audio::{parse_audio, AudioPacket, AudioTag};
 pub use avc::{avc_codec_string, parse_avcc, AvcConfig};

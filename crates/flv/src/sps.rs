@@ -22,6 +22,8 @@ pub struct SpsInfo {
     pub frame_rate: Option<(u32, u32)>,
     /// VUI colour description, when `colour_description_present_flag` is set.
     pub colour: Option<ColourInfo>,
+    /// Luma bit depth, `bit_depth_luma_minus8 + 8` (8 for profiles without it).
+    pub bit_depth_luma: u8,
 }
 
 /// VUI colour description (ITU-T H.273 code points).
@@ -88,12 +90,13 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, FlvError> {
 
     let mut chroma_format_idc = 1u32; // inferred 4:2:0 when absent
     let mut separate_colour_plane = false;
+    let mut bit_depth_luma = 8u8;
     if has_chroma_info(profile_idc) {
         chroma_format_idc = r.ue_max(3, "chroma_format_idc")?;
         if chroma_format_idc == 3 {
             separate_colour_plane = r.flag()?;
         }
-        let _bit_depth_luma_minus8 = r.ue_max(6, "bit_depth_luma_minus8")?;
+        bit_depth_luma = 8u8.saturating_add(r.u8_ue_max(6, "bit_depth_luma_minus8")?);
         let _bit_depth_chroma_minus8 = r.ue_max(6, "bit_depth_chroma_minus8")?;
         let _qpprime_y_zero_transform_bypass = r.flag()?;
         if r.flag()? {
@@ -182,6 +185,7 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, FlvError> {
         sar: None,
         frame_rate: None,
         colour: None,
+        bit_depth_luma,
     };
     if r.flag()? {
         // vui_parameters_present_flag. A VUI cut short still yields the
@@ -202,7 +206,9 @@ fn mbs(minus1: u32, field: &'static str) -> Result<u32, FlvError> {
     Ok(minus1.saturating_add(1))
 }
 
-fn cropped(coded: u32, crop: u64, field: &'static str) -> Result<u32, FlvError> {
+/// `coded − crop`, which must leave a picture (H.264 cropping, H.265
+/// conformance window).
+pub(crate) fn cropped(coded: u32, crop: u64, field: &'static str) -> Result<u32, FlvError> {
     match u64::from(coded).checked_sub(crop) {
         Some(v) if v > 0 => u32::try_from(v).map_err(|_| FlvError::invalid(field, "overflow")),
         _ => Err(FlvError::invalid(
@@ -235,7 +241,8 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), FlvError>
     Ok(())
 }
 
-/// Table E-1: sample aspect ratios for aspect_ratio_idc 1..=16.
+/// Table E-1 of H.264 (Table E-1 of H.265 is the same): sample aspect
+/// ratios for aspect_ratio_idc 1..=16.
 fn sar_from_idc(idc: u8) -> Option<(u16, u16)> {
     Some(match idc {
         1 => (1, 1),
@@ -260,12 +267,22 @@ fn sar_from_idc(idc: u8) -> Option<(u16, u16)> {
 
 const EXTENDED_SAR: u8 = 255;
 
-/// vui_parameters() (H.264 §E.1.1) up to and including timing_info.
-fn read_vui(r: &mut BitReader<'_>, info: &mut SpsInfo) -> Result<(), FlvError> {
+/// The start that the H.264 and H.265 VUI syntax share (H.264 §E.1.1,
+/// H.265 §E.2.1): aspect ratio, overscan, video signal type with the
+/// colour description, chroma sample location.
+#[derive(Debug, Default)]
+pub(crate) struct VuiHead {
+    pub(crate) sar: Option<(u16, u16)>,
+    pub(crate) colour: Option<ColourInfo>,
+}
+
+/// Reads the shared VUI start into `head`. Fields read before a cut stay
+/// set, so a caller may keep them when this fails.
+pub(crate) fn read_vui_head(r: &mut BitReader<'_>, head: &mut VuiHead) -> Result<(), FlvError> {
     if r.flag()? {
         // aspect_ratio_info_present_flag
         let idc = r.u8_bits(8)?;
-        info.sar = if idc == EXTENDED_SAR {
+        head.sar = if idc == EXTENDED_SAR {
             let w = u16::try_from(r.bits(16)?).unwrap_or(0);
             let h = u16::try_from(r.bits(16)?).unwrap_or(0);
             (w != 0 && h != 0).then_some((w, h))
@@ -283,7 +300,7 @@ fn read_vui(r: &mut BitReader<'_>, info: &mut SpsInfo) -> Result<(), FlvError> {
         let full_range = r.flag()?;
         if r.flag()? {
             // colour_description_present_flag
-            info.colour = Some(ColourInfo {
+            head.colour = Some(ColourInfo {
                 colour_primaries: r.u8_bits(8)?,
                 transfer_characteristics: r.u8_bits(8)?,
                 matrix_coefficients: r.u8_bits(8)?,
@@ -296,6 +313,16 @@ fn read_vui(r: &mut BitReader<'_>, info: &mut SpsInfo) -> Result<(), FlvError> {
         let _top = r.ue()?;
         let _bottom = r.ue()?;
     }
+    Ok(())
+}
+
+/// vui_parameters() (H.264 §E.1.1) up to and including timing_info.
+fn read_vui(r: &mut BitReader<'_>, info: &mut SpsInfo) -> Result<(), FlvError> {
+    let mut head = VuiHead::default();
+    let res = read_vui_head(r, &mut head);
+    info.sar = head.sar;
+    info.colour = head.colour;
+    res?;
     if r.flag()? {
         // timing_info_present_flag
         let num_units_in_tick = r.bits(32)?;

@@ -4,9 +4,10 @@
 use bytes::Bytes;
 
 use crate::avc::parse_avcc;
-use crate::codec::{fourcc_to_string, VideoConfig};
+use crate::codec::{unsupported_video, VideoConfig};
 use crate::error::FlvError;
 use crate::ex::{default_track, skip_mod_ex, ExPacket, Track};
+use crate::hevc::parse_hvcc;
 use crate::reader::Reader;
 
 /// FLV VideoFrameType (values 1..=5).
@@ -71,6 +72,8 @@ pub enum VideoPacket {
 
 /// Legacy CodecID for AVC.
 const CODEC_AVC: u8 = 7;
+/// Legacy CodecID 12: the non-standard but common HEVC-in-FLV (ERTMP-09).
+const CODEC_HEVC: u8 = 12;
 
 /// E-RTMP VideoPacketType values.
 const SEQUENCE_START: u8 = 0;
@@ -83,13 +86,15 @@ const MULTITRACK: u8 = 6;
 
 /// Parses a video tag body: the payload of an RTMP type-9 message.
 ///
-/// Legacy tags (IsExHeader clear): CodecID 7 (AVC) is parsed; every other
-/// codec, including the non-standard HEVC (12) and AV1 (13) ids, is
-/// [`FlvError::Unsupported`]. Command frames (frame type 5) are `Ignored`.
+/// Legacy tags (IsExHeader clear): CodecID 7 (AVC) and the non-standard
+/// CodecID 12 (HEVC, laid out like AVC: packet type, SI24 composition time,
+/// hvcC in the sequence header; ERTMP-09) are parsed; every other codec,
+/// including the non-standard AV1 id 13, is [`FlvError::Unsupported`].
+/// Command frames (frame type 5) are `Ignored`.
 ///
 /// Enhanced tags: ModEx preludes are skipped, multitrack messages yield the
-/// default track (trackId 0) or `Ignored` when there is none, and FourCC
-/// `avc1` is parsed while `hvc1`/`av01`/`vp09`/`vp08`/`vvc1` give
+/// default track (trackId 0) or `Ignored` when there is none, and FourCCs
+/// `avc1` and `hvc1` are parsed while `vp08`/`vvc1` give
 /// [`VideoConfig::Unsupported`] sequence headers and `Coded` frames.
 /// Unknown FourCCs and packet types are [`FlvError::Unsupported`].
 pub fn parse_video(payload: Bytes) -> Result<VideoTag, FlvError> {
@@ -120,12 +125,15 @@ fn parse_legacy(b0: u8, mut r: Reader) -> Result<VideoTag, FlvError> {
         return Ok(ignored(frame_type, "video command frame"));
     }
     let codec_id = b0 & 0x0f;
-    if codec_id != CODEC_AVC {
+    if codec_id != CODEC_AVC && codec_id != CODEC_HEVC {
         return Err(legacy_codec_error(codec_id));
     }
     let packet_type = r.u8("AVCPacketType")?;
     let composition_offset_ms = r.i24("AVC CompositionTime")?;
     let packet = match packet_type {
+        0 if codec_id == CODEC_HEVC => {
+            VideoPacket::SequenceStart(VideoConfig::Hevc(parse_hvcc(r.rest())?))
+        }
         0 => VideoPacket::SequenceStart(VideoConfig::Avc(parse_avcc(r.rest())?)),
         1 => VideoPacket::Coded {
             composition_offset_ms,
@@ -145,10 +153,6 @@ fn parse_legacy(b0: u8, mut r: Reader) -> Result<VideoTag, FlvError> {
 /// ERTMP-09 and the other legacy codecs Weir does not take.
 fn legacy_codec_error(codec_id: u8) -> FlvError {
     let what = match codec_id {
-        12 => {
-            "legacy FLV video CodecID 12 (non-standard HEVC-in-FLV); \
-             send HEVC with Enhanced RTMP (FourCC hvc1)"
-        }
         13 => {
             "legacy FLV video CodecID 13 (non-standard AV1-in-FLV); \
              send AV1 with Enhanced RTMP (FourCC av01)"
@@ -193,21 +197,28 @@ fn parse_ex(b0: u8, mut r: Reader) -> Result<VideoTag, FlvError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
     Avc,
-    /// HEVC and VVC: CodedFrames carry an SI24 composition time.
-    NalWithCto,
-    /// AV1, VP9, VP8: no composition time.
-    NoCto,
+    Hevc,
+    /// Recognised, not packaged. VVC: CodedFrames carry an SI24
+    /// composition time.
+    OtherWithCto,
+    /// Recognised, not packaged, no composition time: AV1, VP9, VP8.
+    OtherNoCto,
+}
+
+impl Codec {
+    /// Whether CodedFrames (packet type 1) carry an SI24 CompositionTime.
+    fn has_composition_time(self) -> bool {
+        matches!(self, Self::Avc | Self::Hevc | Self::OtherWithCto)
+    }
 }
 
 fn codec_of(fourcc: &[u8; 4]) -> Result<Codec, FlvError> {
     match fourcc {
         b"avc1" => Ok(Codec::Avc),
-        b"hvc1" | b"vvc1" => Ok(Codec::NalWithCto),
-        b"av01" | b"vp09" | b"vp08" => Ok(Codec::NoCto),
-        other => Err(FlvError::unsupported(format!(
-            "E-RTMP video FourCC '{}'",
-            fourcc_to_string(other)
-        ))),
+        b"hvc1" => Ok(Codec::Hevc),
+        b"vvc1" => Ok(Codec::OtherWithCto),
+        b"av01" | b"vp09" | b"vp08" => Ok(Codec::OtherNoCto),
+        other => Err(unsupported_video(other)),
     }
 }
 
@@ -222,15 +233,17 @@ fn ex_packet(packet: ExPacket) -> Result<VideoPacket, FlvError> {
     Ok(match packet_type {
         SEQUENCE_START => VideoPacket::SequenceStart(match codec {
             Codec::Avc => VideoConfig::Avc(parse_avcc(body.rest())?),
-            Codec::NalWithCto | Codec::NoCto => VideoConfig::Unsupported {
+            Codec::Hevc => VideoConfig::Hevc(parse_hvcc(body.rest())?),
+            Codec::OtherWithCto | Codec::OtherNoCto => VideoConfig::Unsupported {
                 fourcc,
                 record: body.rest(),
             },
         }),
         CODED_FRAMES => {
-            let composition_offset_ms = match codec {
-                Codec::Avc | Codec::NalWithCto => body.i24("CompositionTime")?,
-                Codec::NoCto => 0,
+            let composition_offset_ms = if codec.has_composition_time() {
+                body.i24("CompositionTime")?
+            } else {
+                0
             };
             VideoPacket::Coded {
                 composition_offset_ms,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::test_vectors::*;
+use crate::video_vectors::*;
 
 fn parse_hex(s: &str) -> Result<VideoTag, FlvError> {
     parse_video(Bytes::from(hex(s)))
@@ -126,17 +127,41 @@ fn flv_v_01_truncation_at_every_prefix() {
     ));
 }
 
-/// ERTMP-09: non-standard HEVC (12) and AV1 (13) are never AVC.
+/// ERTMP-09: legacy CodecID 12 is HEVC laid out like legacy AVC (packet
+/// type, SI24 composition time, hvcC); it is never parsed as AVC.
 #[test]
-fn ertmp_09_legacy_hevc_and_av1_codec_ids_are_unsupported() {
-    // Same bytes as an AVC sequence header, only the CodecID differs.
+fn ertmp_09_legacy_codec_id_12_is_hevc() {
+    let hvcc = hex(HEVC_MAIN_HVCC);
+    // FrameType 1 | CodecID 12, packet type 0, CompositionTime 0, hvcC.
+    let tag = parse_video(cat(&[&[0x1c, 0x00, 0, 0, 0], &hvcc])).unwrap();
+    assert_eq!(tag.frame_type, FrameType::Key);
+    let c = config(&tag);
+    assert!(matches!(c, VideoConfig::Hevc(_)), "{c:?}");
+    assert_eq!(&c.fourcc(), b"hvc1");
+    assert_eq!(c.codec_string().as_deref(), Some("hvc1.1.6.L60.90"));
+    assert_eq!(&c.record()[..], &hvcc[..]);
+    // Coded frames: SI24 composition time, signed.
+    let tag = parse_video(cat(&[&[0x2c, 0x01, 0xff, 0xff, 0xbe], &[0, 0, 0, 1, 0x02]])).unwrap();
+    assert_eq!(tag.frame_type, FrameType::Inter);
+    assert_eq!(coded(&tag), (-66, &[0, 0, 0, 1, 0x02][..]));
+    let tag = parse_video(cat(&[&[0x1c, 0x02, 0, 0, 0]])).unwrap();
+    assert_eq!(tag.packet, VideoPacket::SequenceEnd);
+    // An avcC behind CodecID 12 is not taken for AVC: it fails as an hvcC.
     let mut body = hex(HIGH31_720P_SEQ);
-    body[0] = 0x1c; // FrameType 1 | CodecID 12
-    let text = unsupported_text(parse_video(Bytes::from(body.clone())));
-    assert!(
-        text.contains("CodecID 12") && text.contains("HEVC"),
-        "{text}"
-    );
+    body[0] = 0x1c;
+    assert!(!matches!(
+        parse_video(Bytes::from(body)),
+        Ok(VideoTag {
+            packet: VideoPacket::SequenceStart(VideoConfig::Avc(_)),
+            ..
+        })
+    ));
+}
+
+/// ERTMP-09: legacy CodecID 13 (AV1) stays a clear Unsupported error.
+#[test]
+fn ertmp_09_legacy_codec_id_13_is_unsupported() {
+    let mut body = hex(HIGH31_720P_SEQ);
     body[0] = 0x1d; // FrameType 1 | CodecID 13
     let text = unsupported_text(parse_video(Bytes::from(body)));
     assert!(
@@ -229,25 +254,59 @@ fn ertmp_avc1_coded_frames_and_coded_frames_x() {
     assert_eq!(coded(&tag), (0, &[0, 0, 0, 1, 0x41][..]));
 }
 
+/// ERTMP-03: an E-RTMP hvc1 SequenceStart is an HEVC configuration.
+#[test]
+fn ertmp_03_hvc1_sequence_start() {
+    for (record, codecs) in [
+        (HEVC_MAIN_HVCC, "hvc1.1.6.L60.90"),
+        (HEVC_MAIN10_HVCC, "hvc1.2.4.L60.90"),
+    ] {
+        let hvcc = hex(record);
+        let tag = parse_video(cat(&[&[0x90], b"hvc1", &hvcc])).unwrap();
+        let c = config(&tag);
+        assert!(matches!(c, VideoConfig::Hevc(_)), "{c:?}");
+        assert_eq!(c.codec_string().as_deref(), Some(codecs));
+        assert_eq!(&c.record()[..], &hvcc[..]);
+        assert_eq!(c.codec_name(), "HEVC");
+        let f = c.format().unwrap();
+        assert_eq!((f.width, f.height, f.frame_rate), (320, 240, Some((30, 1))));
+    }
+    // A broken hvcC is an error, not an Unsupported config.
+    assert!(parse_video(cat(&[&[0x90], b"hvc1", &[0x01, 0x01]])).is_err());
+}
+
+/// Real HEVC CodedFrames from ffmpeg 9: SI24 composition time (67, 133 ms).
+#[test]
+fn ertmp_hvc1_real_coded_frames() {
+    let tag = parse_hex(HEVC_MAIN_KEY_HEAD).unwrap();
+    assert_eq!(tag.frame_type, FrameType::Key);
+    assert_eq!(coded(&tag).0, 67);
+    assert_eq!(coded(&tag).1, &hex(HEVC_MAIN_KEY_HEAD)[8..]);
+    let tag = parse_hex(HEVC_MAIN_INTER_HEAD).unwrap();
+    assert_eq!(tag.frame_type, FrameType::Inter);
+    assert_eq!(coded(&tag).0, 133);
+    // CodedFramesX: no composition time.
+    let tag = parse_video(cat(&[&[0xa3], b"hvc1", &[0, 0, 0, 1, 0x02]])).unwrap();
+    assert_eq!(coded(&tag), (0, &[0, 0, 0, 1, 0x02][..]));
+}
+
 /// ERTMP-03: recognised but not packaged codecs keep their record.
 #[test]
-fn ertmp_03_hvc1_sequence_start_is_unsupported_config() {
-    let hvcc = hex(HVCC_320X240);
-    let tag = parse_video(cat(&[&[0x90], b"hvc1", &hvcc])).unwrap();
-    let c = config(&tag);
-    assert_eq!(
-        c,
-        &VideoConfig::Unsupported {
-            fourcc: *b"hvc1",
-            record: Bytes::from(hvcc.clone())
-        }
-    );
-    assert_eq!(c.codec_string(), None);
-    assert_eq!(&c.record()[..], &hvcc[..]);
-    for fourcc in [b"av01", b"vp09", b"vp08", b"vvc1"] {
+fn ertmp_03_vp08_and_vvc1_are_unsupported_configs() {
+    for (fourcc, name) in [(b"vp08", "VP8"), (b"vvc1", "VVC (H.266)")] {
         let tag = parse_video(cat(&[&[0x90], fourcc, &[0x81, 0x00]])).unwrap();
-        assert_eq!(&config(&tag).fourcc(), fourcc);
-        assert_eq!(config(&tag).codec_string(), None);
+        let c = config(&tag);
+        assert_eq!(
+            c,
+            &VideoConfig::Unsupported {
+                fourcc: *fourcc,
+                record: Bytes::from_static(&[0x81, 0x00])
+            }
+        );
+        assert_eq!(&c.fourcc(), fourcc);
+        assert_eq!(c.codec_string(), None);
+        assert_eq!(c.format(), None);
+        assert_eq!(c.codec_name(), name);
     }
 }
 
@@ -304,6 +363,10 @@ fn ertmp_command_frame_is_ignored() {
 fn ertmp_02_unknown_fourcc_packet_type_and_frame_type() {
     let text = unsupported_text(parse_video(cat(&[&[0x91], b"xyz\x01", &[0, 0, 0]])));
     assert!(text.contains("xyz\\x01"), "{text}");
+    assert!(
+        text.contains("unknown codec") && text.contains("Weir packages"),
+        "{text}"
+    );
     for packet_type in 8u8..=15 {
         let text = unsupported_text(parse_video(cat(&[&[0x90 | packet_type], b"avc1"])));
         assert!(text.contains("VideoPacketType"), "{text}");

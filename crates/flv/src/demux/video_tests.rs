@@ -1,0 +1,71 @@
+//! Demuxer tests for the video codecs beyond H.264: HEVC (E-RTMP `hvc1` and
+//! legacy CodecID 12), AV1 and VP9.
+
+use super::tests::{cat, frame, video_config};
+use super::*;
+use crate::test_vectors::hex;
+use crate::video_vectors::*;
+
+/// An E-RTMP SequenceStart tag: `90` + FourCC + record.
+fn seq_start(fourcc: &[u8; 4], record_hex: &str) -> Bytes {
+    cat(&[&[0x90], fourcc, &hex(record_hex)])
+}
+
+/// E-RTMP hvc1: configuration, then real CodedFrames whose SI24
+/// composition times (67, 133 ms) give PTS; CodedFramesX gives PTS = DTS.
+#[test]
+fn hvc1_sequence_start_and_coded_frames() {
+    let mut d = Demuxer::default();
+    let (config, changed) = video_config(d.push_video(0, seq_start(b"hvc1", HEVC_MAIN_HVCC)));
+    assert!(!changed);
+    assert_eq!(config.codec_string().as_deref(), Some("hvc1.1.6.L60.90"));
+    let f = frame(d.push_video(0, Bytes::from(hex(HEVC_MAIN_KEY_HEAD))));
+    assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (0, 67, true));
+    assert_eq!(&f.data[..], &hex(HEVC_MAIN_KEY_HEAD)[8..]);
+    let f = frame(d.push_video(34, Bytes::from(hex(HEVC_MAIN_INTER_HEAD))));
+    assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (34, 167, false));
+    let x = cat(&[&[0xa3], b"hvc1", &[0, 0, 0, 1, 0x02]]);
+    let f = frame(d.push_video(67, x));
+    assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (67, 67, false));
+}
+
+/// Legacy CodecID 12 gives the same configuration as E-RTMP hvc1 (an
+/// identical record is a no-op) and SI24 composition offsets.
+#[test]
+fn legacy_codec_id_12_hevc() {
+    let mut d = Demuxer::default();
+    let legacy = cat(&[&[0x1c, 0x00, 0, 0, 0], &hex(HEVC_MAIN_HVCC)]);
+    let (config, _) = video_config(d.push_video(0, legacy));
+    assert!(matches!(config, VideoConfig::Hevc(_)));
+    assert_eq!(
+        d.push_video(0, seq_start(b"hvc1", HEVC_MAIN_HVCC)),
+        Ok(None)
+    );
+    let key = cat(&[&[0x1c, 0x01, 0x00, 0x00, 0x42], &[0, 0, 0, 2, 0x26, 0x01]]);
+    let f = frame(d.push_video(1000, key));
+    assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (1000, 1066, true));
+    assert_eq!(&f.data[..], &[0, 0, 0, 2, 0x26, 0x01]);
+}
+
+/// FLV-SEQ-01 across codecs: identical records are no-ops, a different
+/// record (Main → Main 10, HEVC → AVC) is a change.
+#[test]
+fn flv_seq_01_hevc_changes() {
+    let mut d = Demuxer::default();
+    video_config(d.push_video(0, seq_start(b"hvc1", HEVC_MAIN_HVCC)));
+    assert_eq!(
+        d.push_video(10, seq_start(b"hvc1", HEVC_MAIN_HVCC)),
+        Ok(None)
+    );
+    let (config, changed) = video_config(d.push_video(20, seq_start(b"hvc1", HEVC_MAIN10_HVCC)));
+    assert!(changed);
+    assert_eq!(config.format().map(|f| f.bit_depth), Some(10));
+    assert_eq!(
+        d.push_video(30, seq_start(b"hvc1", HEVC_MAIN10_HVCC)),
+        Ok(None)
+    );
+    let avc = Bytes::from(hex(crate::test_vectors::HIGH31_720P_SEQ));
+    let (config, changed) = video_config(d.push_video(40, avc));
+    assert!(changed);
+    assert_eq!(&config.fourcc(), b"avc1");
+}

