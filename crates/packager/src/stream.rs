@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
 
-use crate::boxes;
+use crate::boxes::{self, VisualCodec, VisualEntry};
 use crate::clock::{MediaTime, PeriodClock, Periods, Verdict};
 use crate::cuts::{CutPolicy, LaneCuts, RefCut};
 use crate::filler::{filler_frames, silent_aac_frame, FillSource};
@@ -582,33 +582,7 @@ impl StreamPackager {
         self.now = now;
         match event {
             DemuxEvent::VideoConfig { config, .. } => {
-                if let VideoConfig::Avc(avc) = config {
-                    let init = boxes::video_init(1, avc)?;
-                    let params = VideoParams {
-                        width: avc.sps_info.width,
-                        height: avc.sps_info.height,
-                        frame_rate: avc
-                            .sps_info
-                            .frame_rate
-                            .filter(|(_, d)| *d > 0)
-                            .map(|(n, d)| f64::from(n) / f64::from(d)),
-                        sar: avc.sps_info.sar,
-                        colour: avc.sps_info.colour,
-                    };
-                    let timescale = boxes::VIDEO_TIMESCALE;
-                    self.new_config(
-                        TrackId::new(TrackKind::Video, index),
-                        TrackSetup {
-                            timescale,
-                            default_duration: timescale / 30,
-                            timing: Timing::FromTimestamps,
-                            codec: config.codec_string().unwrap_or_default(),
-                            record: avc.record.clone(),
-                            init,
-                            params: MediaParams::Video(params),
-                        },
-                    )?;
-                }
+                self.new_video(TrackId::new(TrackKind::Video, index), config)?;
             }
             DemuxEvent::AudioConfig { config, .. } => {
                 if let AudioConfig::Aac(aac) = config {
@@ -619,6 +593,53 @@ impl StreamPackager {
             DemuxEvent::EndOfSequence(_) => {}
         }
         Ok(())
+    }
+
+    /// A video configuration of any codec Weir packages; the demuxer has
+    /// already refused the others.
+    fn new_video(&mut self, id: TrackId, config: &VideoConfig) -> Result<(), PackagerError> {
+        let codec = match config {
+            VideoConfig::Avc(_) => VisualCodec::Avc,
+            VideoConfig::Hevc(_) => VisualCodec::Hevc,
+            VideoConfig::Unsupported { .. } => return Ok(()),
+        };
+        let Some(format) = config.format() else {
+            return Ok(());
+        };
+        let init = boxes::visual_init(
+            1,
+            &VisualEntry {
+                codec,
+                record: config.record(),
+                width: format.width,
+                height: format.height,
+                sar: format.sar,
+                colour: format.colour,
+            },
+        )?;
+        let params = VideoParams {
+            width: format.width,
+            height: format.height,
+            frame_rate: format
+                .frame_rate
+                .filter(|(_, d)| *d > 0)
+                .map(|(n, d)| f64::from(n) / f64::from(d)),
+            sar: format.sar,
+            colour: format.colour,
+        };
+        let timescale = boxes::VIDEO_TIMESCALE;
+        self.new_config(
+            id,
+            TrackSetup {
+                timescale,
+                default_duration: timescale / 30,
+                timing: Timing::FromTimestamps,
+                codec: config.codec_string().unwrap_or_default(),
+                record: config.record().clone(),
+                init,
+                params: MediaParams::Video(params),
+            },
+        )
     }
 
     fn new_audio(&mut self, id: TrackId, aac: &AacConfig) -> Result<(), PackagerError> {
