@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use crate::bits::BitReader;
 use crate::error::FlvError;
+use crate::multichannel::MultichannelConfig;
 
 /// A parsed AudioSpecificConfig. `record` keeps the bytes verbatim for the
 /// mp4 `esds` box; the other fields are read from it.
@@ -32,6 +33,9 @@ pub struct AacConfig {
     /// frameLengthFlag; 512/480 for AAC-LD) for plain AAC, doubled when SBR
     /// runs at twice the core rate (2048 for HE-AAC).
     pub samples_per_frame: u32,
+    /// The E-RTMP MultichannelConfig layout, when the publisher sent one
+    /// (ffmpeg does, after the sequence header, for 5.1 and more).
+    pub channel_layout: Option<MultichannelConfig>,
 }
 
 impl AacConfig {
@@ -169,6 +173,7 @@ pub fn parse_asc(record: Bytes) -> Result<AacConfig, FlvError> {
         core_sample_rate,
         channels,
         samples_per_frame,
+        channel_layout: None,
     })
 }
 

@@ -4,9 +4,14 @@
 use bytes::Bytes;
 
 use crate::aac::parse_asc;
+use crate::ac3::{parse_ac3_header, parse_eac3_header};
 use crate::codec::{fourcc_to_string, AudioConfig};
 use crate::error::FlvError;
 use crate::ex::{default_track, skip_mod_ex, ExPacket, Track};
+use crate::flac::parse_flac_config;
+use crate::mp3::parse_mp3_header;
+use crate::multichannel::{parse_multichannel_config, MultichannelConfig};
+use crate::opus::parse_opus_head;
 use crate::reader::Reader;
 
 /// A parsed audio tag body.
@@ -19,20 +24,35 @@ pub struct AudioTag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AudioPacket {
     SequenceStart(AudioConfig),
-    /// One access unit (a raw AAC frame for AAC), as a zero-copy slice.
+    /// One access unit (a raw AAC frame, an Opus packet, a FLAC frame), as
+    /// a zero-copy slice.
     Coded {
         data: Bytes,
     },
+    /// One access unit of a codec without a sequence header (MP3, AC-3,
+    /// E-AC-3), with the configuration its own header describes.
+    CodedWithConfig {
+        config: AudioConfig,
+        data: Bytes,
+    },
+    /// An E-RTMP MultichannelConfig for the track of codec `fourcc`.
+    ChannelLayout {
+        fourcc: [u8; 4],
+        layout: MultichannelConfig,
+    },
     SequenceEnd,
-    /// E.g. the empty "silence" message or E-RTMP MultichannelConfig.
+    /// E.g. the empty "silence" message, or an E-RTMP sequence start
+    /// without a configuration (AC-3, E-AC-3, MP3).
     Ignored {
         reason: &'static str,
     },
 }
 
 /// SoundFormat values.
+const SOUND_FORMAT_MP3: u8 = 2;
 const SOUND_FORMAT_EX_HEADER: u8 = 9;
 const SOUND_FORMAT_AAC: u8 = 10;
+const SOUND_FORMAT_MP3_8K: u8 = 14;
 
 /// E-RTMP AudioPacketType values.
 const SEQUENCE_START: u8 = 0;
@@ -41,15 +61,21 @@ const SEQUENCE_END: u8 = 2;
 const MULTICHANNEL_CONFIG: u8 = 4;
 const MULTITRACK: u8 = 5;
 
+/// Ends every "not supported" message, so a publisher knows what to send.
+const PACKAGED: &str = "Weir packages AAC, Opus, FLAC, AC-3, E-AC-3 and MP3";
+
 /// Parses an audio tag body: the payload of an RTMP type-8 message.
 ///
 /// An empty body is the legacy "silence" message (`Ignored`). Legacy
 /// SoundFormat 10 (AAC) is parsed and its SoundRate/SoundSize/SoundType
 /// bits are ignored (rate and channels come from the AudioSpecificConfig
-/// only); every other legacy SoundFormat is [`FlvError::Unsupported`].
-/// SoundFormat 9 switches to Enhanced RTMP: ModEx is skipped, multitrack
-/// messages yield trackId 0, `mp4a` sequence starts are parsed as an ASC and
-/// `Opus`/`fLaC`/`ac-3`/`ec-3`/`.mp3` give [`AudioConfig::Unsupported`].
+/// only); SoundFormat 2 and 14 (MP3) give `CodedWithConfig` with the
+/// configuration of the frame header; every other legacy SoundFormat is
+/// [`FlvError::Unsupported`] with a message that names it. SoundFormat 9
+/// switches to Enhanced RTMP: ModEx is skipped, multitrack messages yield
+/// trackId 0, sequence starts are parsed as an AudioSpecificConfig (`mp4a`),
+/// OpusHead (`Opus`) or STREAMINFO (`fLaC`); `ac-3`, `ec-3` and `.mp3`
+/// coded frames carry their configuration in their own headers.
 pub fn parse_audio(payload: Bytes) -> Result<AudioTag, FlvError> {
     if payload.is_empty() {
         return Ok(ignored("silence (empty audio message)"));
@@ -59,9 +85,16 @@ pub fn parse_audio(payload: Bytes) -> Result<AudioTag, FlvError> {
     let sound_format = b0 >> 4;
     match sound_format {
         SOUND_FORMAT_AAC => parse_legacy_aac(r),
+        SOUND_FORMAT_MP3 | SOUND_FORMAT_MP3_8K => {
+            let data = r.rest();
+            let config = AudioConfig::Mp3(parse_mp3_header(&data)?);
+            Ok(AudioTag {
+                packet: AudioPacket::CodedWithConfig { config, data },
+            })
+        }
         SOUND_FORMAT_EX_HEADER => parse_ex(b0, r),
         other => Err(FlvError::unsupported(format!(
-            "FLV audio SoundFormat {other} ({})",
+            "{} audio (SoundFormat {other}) is not supported: {PACKAGED}",
             sound_format_name(other)
         ))),
     }
@@ -75,19 +108,17 @@ fn ignored(reason: &'static str) -> AudioTag {
 
 fn sound_format_name(format: u8) -> &'static str {
     match format {
-        0 => "linear PCM, platform endian",
+        0 => "Linear PCM (platform endian)",
         1 => "ADPCM",
-        2 => "MP3",
-        3 => "linear PCM, little endian",
+        3 => "Linear PCM (little endian)",
         4 => "Nellymoser 16 kHz mono",
         5 => "Nellymoser 8 kHz mono",
         6 => "Nellymoser",
         7 => "G.711 A-law",
         8 => "G.711 mu-law",
         11 => "Speex",
-        14 => "MP3 8 kHz",
-        15 => "device-specific sound",
-        _ => "reserved",
+        15 => "Device-specific",
+        _ => "Reserved",
     }
 }
 
@@ -120,36 +151,56 @@ fn parse_ex(b0: u8, mut r: Reader) -> Result<AudioTag, FlvError> {
     }
 }
 
+/// How an E-RTMP audio FourCC carries its configuration.
+enum ConfigIn {
+    /// A sequence start: `mp4a`, `Opus`, `fLaC`.
+    SequenceStart,
+    /// Every coded frame's header: `ac-3`, `ec-3`, `.mp3`.
+    Frames,
+}
+
 fn ex_packet(packet: ExPacket) -> Result<AudioPacket, FlvError> {
     let ExPacket {
         packet_type,
         fourcc,
         mut body,
     } = packet;
-    let is_aac = match &fourcc {
-        b"mp4a" => true,
-        b"Opus" | b"fLaC" | b"ac-3" | b"ec-3" | b".mp3" => false,
+    let config_in = match &fourcc {
+        b"mp4a" | b"Opus" | b"fLaC" => ConfigIn::SequenceStart,
+        b"ac-3" | b"ec-3" | b".mp3" => ConfigIn::Frames,
         other => {
             return Err(FlvError::unsupported(format!(
-                "E-RTMP audio FourCC '{}'",
+                "E-RTMP audio FourCC '{}' is not supported: {PACKAGED}",
                 fourcc_to_string(other)
             )))
         }
     };
-    Ok(match packet_type {
-        SEQUENCE_START if is_aac => {
-            AudioPacket::SequenceStart(AudioConfig::Aac(parse_asc(body.rest())?))
+    Ok(match (packet_type, config_in) {
+        (SEQUENCE_START, ConfigIn::SequenceStart) => {
+            AudioPacket::SequenceStart(sequence_start(&fourcc, body.rest())?)
         }
-        SEQUENCE_START => AudioPacket::SequenceStart(AudioConfig::Unsupported {
-            codec: fourcc_to_string(&fourcc),
-            record: body.rest(),
-        }),
-        CODED_FRAMES => AudioPacket::Coded { data: body.rest() },
-        SEQUENCE_END => AudioPacket::SequenceEnd,
-        MULTICHANNEL_CONFIG => AudioPacket::Ignored {
-            reason: "E-RTMP audio MultichannelConfig",
+        (SEQUENCE_START, ConfigIn::Frames) if body.is_empty() => AudioPacket::Ignored {
+            reason: "E-RTMP audio sequence start without a configuration \
+                     (AC-3, E-AC-3 and MP3 frames carry their own)",
         },
-        other => {
+        // A publisher that puts a frame (header) in the sequence start.
+        (SEQUENCE_START, ConfigIn::Frames) => {
+            AudioPacket::SequenceStart(frame_config(&fourcc, &body.rest())?)
+        }
+        (CODED_FRAMES, ConfigIn::SequenceStart) => AudioPacket::Coded { data: body.rest() },
+        (CODED_FRAMES, ConfigIn::Frames) => {
+            let data = body.rest();
+            AudioPacket::CodedWithConfig {
+                config: frame_config(&fourcc, &data)?,
+                data,
+            }
+        }
+        (SEQUENCE_END, _) => AudioPacket::SequenceEnd,
+        (MULTICHANNEL_CONFIG, _) => AudioPacket::ChannelLayout {
+            fourcc,
+            layout: parse_multichannel_config(body.rest())?,
+        },
+        (other, _) => {
             return Err(FlvError::unsupported(format!(
                 "E-RTMP AudioPacketType {other}"
             )))
@@ -157,9 +208,28 @@ fn ex_packet(packet: ExPacket) -> Result<AudioPacket, FlvError> {
     })
 }
 
+/// The configuration in the sequence start of `mp4a`, `Opus` or `fLaC`.
+fn sequence_start(fourcc: &[u8; 4], body: Bytes) -> Result<AudioConfig, FlvError> {
+    Ok(match fourcc {
+        b"Opus" => AudioConfig::Opus(parse_opus_head(body)?),
+        b"fLaC" => AudioConfig::Flac(parse_flac_config(body)?),
+        _ => AudioConfig::Aac(parse_asc(body)?),
+    })
+}
+
+/// The configuration in the header of an `ac-3`, `ec-3` or `.mp3` frame.
+fn frame_config(fourcc: &[u8; 4], frame: &[u8]) -> Result<AudioConfig, FlvError> {
+    Ok(match fourcc {
+        b"ac-3" => AudioConfig::Ac3(parse_ac3_header(frame)?),
+        b"ec-3" => AudioConfig::Eac3(parse_eac3_header(frame)?),
+        _ => AudioConfig::Mp3(parse_mp3_header(frame)?),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio_vectors::*;
     use crate::test_vectors::*;
 
     fn cat(parts: &[&[u8]]) -> Bytes {
@@ -264,27 +334,77 @@ mod tests {
         }
     }
 
+    /// Formats Weir cannot carry are refused with a message that names them.
     #[test]
     fn flv_a_01_other_sound_formats_are_unsupported() {
         for (format, name) in [
-            (0u8, "PCM"),
-            (1, "ADPCM"),
-            (2, "MP3"),
-            (3, "little endian"),
-            (4, "Nellymoser 16"),
-            (5, "Nellymoser 8"),
-            (6, "Nellymoser"),
-            (7, "A-law"),
-            (8, "mu-law"),
-            (11, "Speex"),
-            (12, "reserved"),
-            (13, "reserved"),
-            (14, "MP3 8"),
-            (15, "device"),
+            (0u8, "Linear PCM (platform endian) audio (SoundFormat 0)"),
+            (1, "ADPCM audio (SoundFormat 1)"),
+            (3, "Linear PCM (little endian) audio (SoundFormat 3)"),
+            (4, "Nellymoser 16 kHz mono audio (SoundFormat 4)"),
+            (5, "Nellymoser 8 kHz mono audio (SoundFormat 5)"),
+            (6, "Nellymoser audio (SoundFormat 6)"),
+            (7, "G.711 A-law audio (SoundFormat 7)"),
+            (8, "G.711 mu-law audio (SoundFormat 8)"),
+            (11, "Speex audio (SoundFormat 11)"),
+            (12, "Reserved audio (SoundFormat 12)"),
+            (13, "Reserved audio (SoundFormat 13)"),
+            (15, "Device-specific audio (SoundFormat 15)"),
         ] {
-            let text = unsupported_text(parse_audio(cat(&[&[format << 4 | 0x0f, 0x00]])));
-            assert!(text.contains(name), "{format}: {text}");
+            let err = parse_audio(cat(&[&[format << 4 | 0x0f, 0x00]])).unwrap_err();
+            assert!(err.is_unsupported(), "{format}: {err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "unsupported {name} is not supported: \
+                     Weir packages AAC, Opus, FLAC, AC-3, E-AC-3 and MP3"
+                )
+            );
         }
+    }
+
+    // ---- Legacy MP3 (SoundFormat 2 and 14) ------------------------------
+
+    fn with_config(tag: &AudioTag) -> (&AudioConfig, &[u8]) {
+        match &tag.packet {
+            AudioPacket::CodedWithConfig { config, data } => (config, data),
+            other => panic!("expected CodedWithConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn legacy_mp3_frames_carry_their_config() {
+        let payload = Bytes::from(hex(MP3_44K_MONO_FRAME));
+        let tag = parse_audio(payload.clone()).unwrap();
+        let (config, data) = with_config(&tag);
+        assert_eq!(data, &payload[1..]);
+        assert_eq!(data.as_ptr(), payload[1..].as_ptr());
+        assert_eq!(config.codec_string().as_deref(), Some("mp4a.6B"));
+        assert_eq!((config.sample_rate(), config.channels()), (44_100, 1));
+        assert_eq!(config.frame_samples(data), Some(1152));
+        // ffmpeg flags 48 kHz MP3 as 44 kHz: the frame header decides.
+        let tag = parse_audio(Bytes::from(hex(MP3_48K_STEREO_FRAME))).unwrap();
+        let (config, _) = with_config(&tag);
+        assert_eq!((config.sample_rate(), config.channels()), (48_000, 2));
+        let tag = parse_audio(Bytes::from(hex(MP3_22K_MONO_FRAME))).unwrap();
+        let (config, data) = with_config(&tag);
+        assert_eq!(config.codec_string().as_deref(), Some("mp4a.69"));
+        assert_eq!(config.frame_samples(data), Some(576));
+        // SoundFormat 14 ("MP3 8 kHz"): MPEG-2.5 Layer III at 8 kHz.
+        let tag = parse_audio(cat(&[&[0xe2], &[0xff, 0xe3, 0x08, 0xc0]])).unwrap();
+        assert_eq!(with_config(&tag).0.sample_rate(), 8_000);
+        // Not a frame: an error that names the field.
+        assert!(matches!(
+            parse_audio(cat(&[&[0x2e], &[0x00, 0x01, 0x02, 0x03]])),
+            Err(FlvError::Invalid {
+                what: "MPEG audio frame sync",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_audio(cat(&[&[0x2e]])),
+            Err(FlvError::Truncated { .. })
+        ));
     }
 
     // ---- ERTMP-04: Enhanced audio ---------------------------------------
@@ -305,36 +425,88 @@ mod tests {
         assert_eq!(tag.packet, AudioPacket::SequenceEnd);
     }
 
-    #[test]
-    fn ertmp_04_other_fourccs_give_unsupported_configs() {
-        let head = hex(OPUS_HEAD);
-        let tag = parse_audio(cat(&[&[0x90], b"Opus", &head])).unwrap();
-        let AudioPacket::SequenceStart(config) = &tag.packet else {
-            panic!("expected SequenceStart")
-        };
-        assert_eq!(
-            config,
-            &AudioConfig::Unsupported {
-                codec: "Opus".into(),
-                record: Bytes::from(head.clone())
-            }
-        );
-        assert_eq!(config.codec_string(), None);
-        assert_eq!(&config.record()[..], &head[..]);
-        for fourcc in [b"fLaC", b"ac-3", b"ec-3", b".mp3"] {
-            let tag = parse_audio(cat(&[&[0x90], fourcc])).unwrap();
-            let AudioPacket::SequenceStart(AudioConfig::Unsupported { codec, .. }) = &tag.packet
-            else {
-                panic!("expected an unsupported config")
-            };
-            assert_eq!(codec.as_bytes(), fourcc);
-            let tag = parse_audio(cat(&[&[0x91], fourcc, &[1, 2, 3]])).unwrap();
-            assert_eq!(coded(&tag), &[1, 2, 3]);
+    fn config_of(tag: &AudioTag) -> &AudioConfig {
+        match &tag.packet {
+            AudioPacket::SequenceStart(config) => config,
+            other => panic!("expected SequenceStart, got {other:?}"),
         }
     }
 
+    /// What ffmpeg 9 sends for each E-RTMP FourCC, tag by tag.
     #[test]
-    fn ertmp_04_multichannel_config_is_ignored() {
+    fn ertmp_04_ffmpeg_sequence_starts_and_frames() {
+        let parse = |h: &str| parse_audio(Bytes::from(hex(h))).unwrap();
+
+        let tag = parse(OPUS_51_SEQ);
+        let opus = config_of(&tag);
+        assert!(matches!(opus, AudioConfig::Opus(_)));
+        assert_eq!(opus.codec_string().as_deref(), Some("opus"));
+        assert_eq!((opus.sample_rate(), opus.channels()), (48_000, 6));
+        assert_eq!(&opus.record()[..], &hex(OPUS_51_SEQ)[5..]);
+        assert_eq!(&opus.fourcc(), b"Opus");
+        let tag = parse(OPUS_51_FRAME);
+        assert_eq!(opus.frame_samples(coded(&tag)), Some(960));
+        let tag = parse_audio(cat(&[&[0x90], b"Opus", &hex(OPUS_HEAD)])).unwrap();
+        assert_eq!(config_of(&tag).channels(), 1);
+
+        let tag = parse(FLAC_STEREO_SEQ);
+        let flac = config_of(&tag);
+        assert_eq!(flac.codec_string().as_deref(), Some("flac"));
+        assert_eq!((flac.sample_rate(), flac.channels()), (48_000, 2));
+        let tag = parse(FLAC_STEREO_FRAME);
+        assert_eq!(flac.frame_samples(coded(&tag)), Some(1024));
+
+        // AC-3 and E-AC-3: an empty sequence start, then self-describing frames.
+        for (seq, frame, codecs, channels) in [
+            (AC3_SEQ, AC3_51_FRAME, "ac-3", 6),
+            (AC3_SEQ, AC3_STEREO_FRAME, "ac-3", 2),
+            (EAC3_SEQ, EAC3_MONO_FRAME, "ec-3", 1),
+            (EAC3_SEQ, EAC3_51_FRAME, "ec-3", 6),
+        ] {
+            assert!(matches!(parse(seq).packet, AudioPacket::Ignored { .. }));
+            let tag = parse(frame);
+            let (config, data) = with_config(&tag);
+            assert_eq!(data, &hex(frame)[5..]);
+            assert_eq!(config.codec_string().as_deref(), Some(codecs));
+            assert_eq!(
+                (config.sample_rate(), config.channels()),
+                (48_000, channels)
+            );
+            assert_eq!(config.frame_samples(data), Some(1536));
+        }
+
+        // E-RTMP .mp3 (ffmpeg 9 itself sends legacy SoundFormat 2).
+        let mp3 = &hex(MP3_22K_MONO_FRAME)[1..];
+        let tag = parse_audio(cat(&[&[0x91], b".mp3", mp3])).unwrap();
+        let (config, _) = with_config(&tag);
+        assert_eq!(config.codec_string().as_deref(), Some("mp4a.69"));
+        assert!(matches!(
+            parse_audio(cat(&[&[0x90], b".mp3"])).unwrap().packet,
+            AudioPacket::Ignored { .. }
+        ));
+        // A frame in a sequence start is read as the configuration.
+        let tag = parse_audio(cat(&[&[0x90], b".mp3", mp3])).unwrap();
+        assert_eq!(config_of(&tag).sample_rate(), 22_050);
+        // The frame header is checked against the FourCC.
+        let ac3_in_ec3 = cat(&[&[0x91], b"ec-3", &hex(AC3_51_FRAME)[5..]]);
+        assert!(matches!(
+            parse_audio(ac3_in_ec3),
+            Err(FlvError::Invalid {
+                what: "E-AC-3 bsid",
+                ..
+            })
+        ));
+        assert!(parse_audio(cat(&[&[0x91], b"ac-3", &[0x0b]])).is_err());
+        // Malformed configurations are typed errors.
+        assert!(matches!(
+            parse_audio(cat(&[&[0x90], b"Opus", b"OpusHea"])),
+            Err(FlvError::Truncated { .. })
+        ));
+        assert!(parse_audio(cat(&[&[0x90], b"fLaC", &[0; 34]])).is_err());
+    }
+
+    #[test]
+    fn ertmp_04_multichannel_config() {
         let tag = parse_audio(cat(&[
             &[0x94],                   // ExHeader | MultichannelConfig
             b"Opus",                   // FourCC
@@ -342,13 +514,32 @@ mod tests {
             &[0x00, 0x00, 0x00, 0x03], // AudioChannelFlags FL | FR
         ]))
         .unwrap();
-        assert!(matches!(tag.packet, AudioPacket::Ignored { .. }));
+        assert_eq!(
+            tag.packet,
+            AudioPacket::ChannelLayout {
+                fourcc: *b"Opus",
+                layout: MultichannelConfig {
+                    channels: 2,
+                    order: crate::ChannelOrder::Native { flags: 3 }
+                }
+            }
+        );
+        let tag = parse_audio(Bytes::from(hex(AAC_51_MULTICHANNEL))).unwrap();
+        assert!(matches!(
+            tag.packet,
+            AudioPacket::ChannelLayout { fourcc, .. } if &fourcc == b"mp4a"
+        ));
+        assert!(parse_audio(cat(&[&[0x94], b"Opus", &[0x01, 0x02]])).is_err());
     }
 
     #[test]
     fn ertmp_04_unknown_fourcc_and_packet_types() {
         let text = unsupported_text(parse_audio(cat(&[&[0x91], b"vorb", &[0]])));
-        assert!(text.contains("'vorb'"), "{text}");
+        assert_eq!(
+            text,
+            "E-RTMP audio FourCC 'vorb' is not supported: \
+             Weir packages AAC, Opus, FLAC, AC-3, E-AC-3 and MP3"
+        );
         for packet_type in [3u8, 6, 8, 15] {
             let text = unsupported_text(parse_audio(cat(&[&[0x90 | packet_type], b"mp4a"])));
             assert!(text.contains("AudioPacketType"), "{text}");

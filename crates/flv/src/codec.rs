@@ -5,9 +5,14 @@
 use bytes::Bytes;
 
 use crate::aac::AacConfig;
+use crate::ac3::{ac3_frame_samples, eac3_frame_samples, Ac3Config, Eac3Config};
 use crate::avc::AvcConfig;
+use crate::flac::{flac_frame_samples, FlacConfig};
 use crate::format::VideoFormat;
 use crate::hevc::HevcConfig;
+use crate::mp3::{mp3_frame_samples, Mp3Config};
+use crate::multichannel::MultichannelConfig;
+use crate::opus::{opus_packet_samples, OpusConfig, OPUS_SAMPLE_RATE};
 
 /// A video decoder configuration from a sequence header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,13 +104,21 @@ pub(crate) fn unsupported_video(fourcc: &[u8; 4]) -> crate::error::FlvError {
     ))
 }
 
-/// An audio decoder configuration from a sequence header.
+/// An audio decoder configuration: from a sequence header (AAC, Opus,
+/// FLAC), or from the header of a coded frame for the codecs that have none
+/// (AC-3, E-AC-3, MP3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AudioConfig {
     Aac(AacConfig),
-    /// Recognised but not packaged yet: E-RTMP `Opus`, `fLaC`, `ac-3`,
-    /// `ec-3` or `.mp3`. `codec` is the FourCC as text; `record` is the
-    /// sequence-start body verbatim (e.g. the OpusHead).
+    Opus(OpusConfig),
+    Flac(FlacConfig),
+    Ac3(Ac3Config),
+    Eac3(Eac3Config),
+    Mp3(Mp3Config),
+    /// A codec Weir recognises but does not package. `codec` names it;
+    /// `record` is its configuration verbatim. The parser no longer makes
+    /// one (every E-RTMP audio FourCC is packaged); kept for hosts that
+    /// match on it.
     Unsupported {
         codec: String,
         record: Bytes,
@@ -116,17 +129,134 @@ impl AudioConfig {
     /// The `CODECS` value, for configurations Weir packages.
     pub fn codec_string(&self) -> Option<String> {
         match self {
-            Self::Aac(aac) => Some(aac.codec_string()),
+            Self::Aac(c) => Some(c.codec_string()),
+            Self::Opus(c) => Some(c.codec_string()),
+            Self::Flac(c) => Some(c.codec_string()),
+            Self::Ac3(c) => Some(c.codec_string()),
+            Self::Eac3(c) => Some(c.codec_string()),
+            Self::Mp3(c) => Some(c.codec_string()),
             Self::Unsupported { .. } => None,
         }
     }
 
-    /// The configuration record verbatim. Two sequence headers describe the
-    /// same configuration exactly when their records are equal (FLV-SEQ-01).
+    /// The configuration in a stable byte form: the AudioSpecificConfig,
+    /// OpusHead or STREAMINFO as sent, the `dac3` / `dec3` payload, or the
+    /// MP3 fields. Two configurations are the same exactly when their
+    /// records (and FourCCs) are equal (FLV-SEQ-01). The channel layout is
+    /// not part of it.
     pub fn record(&self) -> &Bytes {
         match self {
-            Self::Aac(aac) => &aac.record,
+            Self::Aac(c) => &c.record,
+            Self::Opus(c) => &c.record,
+            Self::Flac(c) => &c.record,
+            Self::Ac3(c) => &c.record,
+            Self::Eac3(c) => &c.record,
+            Self::Mp3(c) => &c.record,
             Self::Unsupported { record, .. } => record,
+        }
+    }
+
+    /// The E-RTMP FourCC of the codec (`mp4a` for AAC and `.mp3` for MP3
+    /// from legacy tags too).
+    pub fn fourcc(&self) -> [u8; 4] {
+        match self {
+            Self::Aac(_) => *b"mp4a",
+            Self::Opus(_) => *b"Opus",
+            Self::Flac(_) => *b"fLaC",
+            Self::Ac3(_) => *b"ac-3",
+            Self::Eac3(_) => *b"ec-3",
+            Self::Mp3(_) => *b".mp3",
+            Self::Unsupported { codec, .. } => {
+                <[u8; 4]>::try_from(codec.as_bytes()).unwrap_or(*b"????")
+            }
+        }
+    }
+
+    /// The codec's name for people: `AAC`, `Opus`, `FLAC`, `AC-3`,
+    /// `E-AC-3`, `MP3`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Aac(_) => "AAC",
+            Self::Opus(_) => "Opus",
+            Self::Flac(_) => "FLAC",
+            Self::Ac3(_) => "AC-3",
+            Self::Eac3(_) => "E-AC-3",
+            Self::Mp3(_) => "MP3",
+            Self::Unsupported { codec, .. } => codec,
+        }
+    }
+
+    /// The sample rate to package at (the media timescale), Hz: the output
+    /// rate (the SBR rate for HE-AAC, always 48000 for Opus). 0 for
+    /// `Unsupported`.
+    pub fn sample_rate(&self) -> u32 {
+        match self {
+            Self::Aac(c) => c.sample_rate,
+            Self::Opus(_) => OPUS_SAMPLE_RATE,
+            Self::Flac(c) => c.sample_rate,
+            Self::Ac3(c) => c.sample_rate,
+            Self::Eac3(c) => c.sample_rate,
+            Self::Mp3(c) => c.sample_rate,
+            Self::Unsupported { .. } => 0,
+        }
+    }
+
+    /// Output channels (0 for AAC with a program_config_element and for
+    /// `Unsupported`).
+    pub fn channels(&self) -> u8 {
+        match self {
+            Self::Aac(c) => c.channels,
+            Self::Opus(c) => c.channels,
+            Self::Flac(c) => c.channels,
+            Self::Ac3(c) => c.channels,
+            Self::Eac3(c) => c.channels,
+            Self::Mp3(c) => c.channels,
+            Self::Unsupported { .. } => 0,
+        }
+    }
+
+    /// Samples in one coded frame (one FLV audio tag's payload), at
+    /// [`Self::sample_rate`]: the AAC frame length (1024, 960, 2048 with
+    /// SBR…), the Opus packet duration from its TOC, the FLAC block size
+    /// from its frame header, 1536 for AC-3, 256 × blocks for E-AC-3, and
+    /// 1152 / 576 / 384 for MPEG audio. `None` when the frame's header is
+    /// not valid for the codec.
+    pub fn frame_samples(&self, frame: &[u8]) -> Option<u32> {
+        match self {
+            Self::Aac(c) => Some(c.samples_per_frame),
+            Self::Opus(_) => opus_packet_samples(frame),
+            Self::Flac(_) => flac_frame_samples(frame),
+            Self::Ac3(_) => ac3_frame_samples(frame),
+            Self::Eac3(_) => eac3_frame_samples(frame),
+            Self::Mp3(_) => mp3_frame_samples(frame),
+            Self::Unsupported { .. } => None,
+        }
+    }
+
+    /// The channel layout from the publisher's E-RTMP MultichannelConfig,
+    /// when it sent one for this codec and channel count.
+    pub fn channel_layout(&self) -> Option<&MultichannelConfig> {
+        match self {
+            Self::Aac(c) => c.channel_layout.as_ref(),
+            Self::Opus(c) => c.channel_layout.as_ref(),
+            Self::Flac(c) => c.channel_layout.as_ref(),
+            Self::Ac3(c) => c.channel_layout.as_ref(),
+            Self::Eac3(c) => c.channel_layout.as_ref(),
+            Self::Mp3(c) => c.channel_layout.as_ref(),
+            Self::Unsupported { .. } => None,
+        }
+    }
+
+    /// Attaches (or removes) a channel layout.
+    pub fn set_channel_layout(&mut self, layout: Option<MultichannelConfig>) {
+        match self {
+            Self::Aac(c) => c.channel_layout = layout,
+            Self::Opus(c) => c.channel_layout = layout,
+            Self::Flac(c) => c.channel_layout = layout,
+            Self::Ac3(c) => c.channel_layout = layout,
+            Self::Eac3(c) => c.channel_layout = layout,
+            Self::Mp3(c) => c.channel_layout = layout,
+            Self::Unsupported { .. } => {}
         }
     }
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::audio::{parse_audio, AudioPacket};
 use crate::codec::{unsupported_video, AudioConfig, VideoConfig};
 use crate::error::FlvError;
+use crate::multichannel::MultichannelConfig;
 use crate::timeline::{Timeline, TimelineConfig, Track};
 use crate::video::{parse_video, VideoPacket};
 use crate::TrackKind;
@@ -27,7 +28,9 @@ pub struct Frame {
     pub keyframe: bool,
     /// The timeline was rebased at this frame (jump or reconnect).
     pub discontinuity: bool,
-    /// Length-prefixed NAL units (AVC) or one raw AAC frame.
+    /// Length-prefixed NAL units (AVC) or one audio access unit (a raw AAC
+    /// frame, an Opus packet, a FLAC frame, AC-3/E-AC-3 syncframes, an MP3
+    /// frame).
     pub data: Bytes,
 }
 
@@ -59,6 +62,22 @@ pub struct Demuxer {
     /// unsupported codec, a supported one again is still a change for consumers.
     video_seen: bool,
     audio_seen: bool,
+    audio_track: AudioTrack,
+}
+
+/// Audio state besides the configuration.
+#[derive(Debug, Default)]
+struct AudioTrack {
+    /// The last MultichannelConfig and the FourCC it came with: attached to
+    /// configurations of that codec and channel count.
+    layout: Option<([u8; 4], MultichannelConfig)>,
+    /// A frame went out since the last configuration event.
+    flowing: bool,
+    /// `changed` of the last configuration event.
+    last_changed: bool,
+    /// The frame of a tag that also reported a configuration, for
+    /// [`Demuxer::pending_event`].
+    pending: Option<DemuxEvent>,
 }
 
 impl Demuxer {
@@ -69,6 +88,7 @@ impl Demuxer {
             audio: None,
             video_seen: false,
             audio_seen: false,
+            audio_track: AudioTrack::default(),
         }
     }
 
@@ -138,43 +158,36 @@ impl Demuxer {
     }
 
     /// An audio message body; see [`push_video`](Self::push_video).
+    ///
+    /// For codecs whose frames carry their own configuration (MP3, AC-3,
+    /// E-AC-3) a frame with a new configuration yields two events: this
+    /// call returns the `AudioConfig` and [`pending_event`](Self::pending_event)
+    /// then returns the frame. A MultichannelConfig for the current codec
+    /// attaches its layout to the configuration and reports it again; before
+    /// any frame went out it keeps the `changed` flag of the configuration
+    /// it refines.
     pub fn push_audio(
         &mut self,
         wire_ts: u32,
         payload: Bytes,
     ) -> Result<Option<DemuxEvent>, FlvError> {
+        // An event the host did not collect is dropped: one frame at most.
+        self.audio_track.pending = None;
         let tag = parse_audio(payload)?;
         match tag.packet {
-            AudioPacket::SequenceStart(config) => {
-                if self.audio.as_ref().map(AudioConfig::record) == Some(config.record()) {
-                    return Ok(None);
+            AudioPacket::SequenceStart(config) => self.new_audio_config(config),
+            AudioPacket::Coded { data } => Ok(self.audio_frame(wire_ts, data)),
+            AudioPacket::CodedWithConfig { config, data } => {
+                let event = self.new_audio_config(config)?;
+                let frame = self.audio_frame(wire_ts, data);
+                if event.is_none() {
+                    return Ok(frame);
                 }
-                if let AudioConfig::Unsupported { codec, .. } = &config {
-                    self.audio = None;
-                    return Err(FlvError::Unsupported {
-                        what: format!(
-                            "audio codec {codec} is recognised but not packaged yet; the audio track is dropped"
-                        ),
-                    });
-                }
-                let changed = self.audio_seen;
-                self.audio_seen = true;
-                self.audio = Some(config.clone());
-                Ok(Some(DemuxEvent::AudioConfig { config, changed }))
+                self.audio_track.pending = frame;
+                Ok(event)
             }
-            AudioPacket::Coded { data } => {
-                if self.audio.is_none() {
-                    return Ok(None);
-                }
-                let mapped = self.timeline.map(Track::Audio, wire_ts);
-                Ok(Some(DemuxEvent::Frame(Frame {
-                    track: TrackKind::Audio,
-                    dts_ms: mapped.dts_ms,
-                    pts_ms: mapped.dts_ms,
-                    keyframe: true,
-                    discontinuity: mapped.discontinuity,
-                    data,
-                })))
+            AudioPacket::ChannelLayout { fourcc, layout } => {
+                Ok(self.audio_channel_layout(fourcc, layout))
             }
             AudioPacket::SequenceEnd => Ok(self
                 .audio
@@ -182,6 +195,88 @@ impl Demuxer {
                 .then_some(DemuxEvent::EndOfSequence(TrackKind::Audio))),
             AudioPacket::Ignored { .. } => Ok(None),
         }
+    }
+
+    /// The second event of the last [`push_audio`](Self::push_audio), if it
+    /// made two (the first frame of a new MP3, AC-3 or E-AC-3
+    /// configuration). Call it after every push; an event not taken is
+    /// dropped by the next push.
+    pub fn pending_event(&mut self) -> Option<DemuxEvent> {
+        self.audio_track.pending.take()
+    }
+
+    /// FLV-SEQ-01 for audio: an identical configuration is a no-op, another
+    /// one replaces the current one and is reported.
+    fn new_audio_config(
+        &mut self,
+        mut config: AudioConfig,
+    ) -> Result<Option<DemuxEvent>, FlvError> {
+        if let Some(current) = &self.audio {
+            if current.record() == config.record() && current.fourcc() == config.fourcc() {
+                return Ok(None);
+            }
+        }
+        if let AudioConfig::Unsupported { codec, .. } = &config {
+            self.audio = None;
+            return Err(FlvError::Unsupported {
+                what: format!(
+                    "audio codec {codec} is recognised but not packaged yet; the audio track is dropped"
+                ),
+            });
+        }
+        if let Some((fourcc, layout)) = &self.audio_track.layout {
+            if *fourcc == config.fourcc() && layout.channels == config.channels() {
+                config.set_channel_layout(Some(layout.clone()));
+            }
+        }
+        let changed = self.audio_seen;
+        self.audio_seen = true;
+        Ok(Some(self.report_audio_config(config, changed)))
+    }
+
+    /// A MultichannelConfig: remembered, and attached to the current
+    /// configuration when it is of the same codec and channel count.
+    fn audio_channel_layout(
+        &mut self,
+        fourcc: [u8; 4],
+        layout: MultichannelConfig,
+    ) -> Option<DemuxEvent> {
+        self.audio_track.layout = Some((fourcc, layout.clone()));
+        let current = self.audio.as_ref()?;
+        if current.fourcc() != fourcc
+            || current.channels() != layout.channels
+            || current.channel_layout() == Some(&layout)
+        {
+            return None;
+        }
+        let mut config = current.clone();
+        config.set_channel_layout(Some(layout));
+        // Before any frame the new event refines the last one; after frames
+        // it is a change like any other.
+        let changed = self.audio_track.flowing || self.audio_track.last_changed;
+        Some(self.report_audio_config(config, changed))
+    }
+
+    fn report_audio_config(&mut self, config: AudioConfig, changed: bool) -> DemuxEvent {
+        self.audio = Some(config.clone());
+        self.audio_track.flowing = false;
+        self.audio_track.last_changed = changed;
+        DemuxEvent::AudioConfig { config, changed }
+    }
+
+    /// A coded audio frame on the timeline, when the track has a configuration.
+    fn audio_frame(&mut self, wire_ts: u32, data: Bytes) -> Option<DemuxEvent> {
+        self.audio.as_ref()?;
+        self.audio_track.flowing = true;
+        let mapped = self.timeline.map(Track::Audio, wire_ts);
+        Some(DemuxEvent::Frame(Frame {
+            track: TrackKind::Audio,
+            dts_ms: mapped.dts_ms,
+            pts_ms: mapped.dts_ms,
+            keyframe: true,
+            discontinuity: mapped.discontinuity,
+            data,
+        }))
     }
 }
 
@@ -197,6 +292,8 @@ mod video_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio_vectors::*;
+    use crate::multichannel::ChannelOrder;
     use crate::test_vectors::*;
 
     pub(super) fn tag(hex_str: &str) -> Bytes {
@@ -412,19 +509,220 @@ mod tests {
         frame(d.push_video(100, tag(HIGH31_KEY_FRAME_HEAD)));
     }
 
-    /// Unsupported audio (E-RTMP Opus) mirrors the video case.
+    /// An unknown audio FourCC is refused by name and video flows on.
     #[test]
     fn unsupported_audio_codec_is_an_error_and_video_flows() {
         let mut d = Demuxer::default();
         video_config(d.push_video(0, tag(HIGH31_720P_SEQ)));
-        let opus = cat(&[&[0x90], b"Opus", &hex(OPUS_HEAD)]);
-        let text = unsupported(d.push_audio(0, opus));
-        assert!(text.contains("Opus"), "{text}");
+        let vorbis = cat(&[&[0x90], b"vorb", &[0x01]]);
+        let text = unsupported(d.push_audio(0, vorbis));
+        assert!(text.contains("'vorb'"), "{text}");
         assert!(d.audio_config().is_none());
-        let coded = cat(&[&[0x91], b"Opus", &[0xfc, 0xff, 0xfe]]);
-        assert_eq!(d.push_audio(0, coded), Ok(None));
+        let coded = cat(&[&[0x91], b"vorb", &[0xfc, 0xff, 0xfe]]);
+        assert!(d.push_audio(0, coded).is_err());
         let f = frame(d.push_video(0, tag(HIGH31_KEY_FRAME_HEAD)));
         assert_eq!(f.track, TrackKind::Video);
+    }
+
+    /// Legacy formats Weir cannot carry are refused by name; an audio track
+    /// already configured is untouched.
+    #[test]
+    fn refused_legacy_audio_formats_are_named() {
+        let mut d = configured();
+        for (body, name) in [
+            (&[0x70, 0xd5][..], "G.711 A-law audio (SoundFormat 7)"),
+            (&[0x80, 0xd5], "G.711 mu-law audio (SoundFormat 8)"),
+            (&[0xb6, 0x00], "Speex audio (SoundFormat 11)"),
+            (&[0x62, 0x00], "Nellymoser audio (SoundFormat 6)"),
+            (
+                &[0x3f, 0x00, 0x00],
+                "Linear PCM (little endian) audio (SoundFormat 3)",
+            ),
+        ] {
+            let text = unsupported(d.push_audio(0, Bytes::copy_from_slice(body)));
+            assert_eq!(
+                text,
+                format!(
+                    "unsupported {name} is not supported: \
+                     Weir packages AAC, Opus, FLAC, AC-3, E-AC-3 and MP3"
+                )
+            );
+        }
+        assert!(matches!(d.audio_config(), Some(AudioConfig::Aac(_))));
+        frame(d.push_audio(10, aac_frame(&[0x21])));
+    }
+
+    // ---- Opus, FLAC, AC-3, E-AC-3, MP3 (ffmpeg 9 tags) -------------------
+
+    fn native(channels: u8, flags: u32) -> MultichannelConfig {
+        MultichannelConfig {
+            channels,
+            order: ChannelOrder::Native { flags },
+        }
+    }
+
+    /// ERTMP-04: ffmpeg's 5.1 Opus: SequenceStart, MultichannelConfig, frames.
+    #[test]
+    fn opus_51_sequence_layout_and_frames() {
+        let mut d = Demuxer::default();
+        let (config, changed) = audio_config(d.push_audio(0, tag(OPUS_51_SEQ)));
+        assert!(!changed);
+        assert_eq!(config.codec_string().as_deref(), Some("opus"));
+        assert_eq!(config.channel_layout(), None);
+        // The layout refines the configuration before any frame: reported
+        // again, still not a change.
+        let (config, changed) = audio_config(d.push_audio(0, tag(OPUS_51_MULTICHANNEL)));
+        assert!(!changed);
+        assert_eq!(config.channel_layout(), Some(&native(6, 0x3f)));
+        let AudioConfig::Opus(opus) = &config else {
+            panic!("expected Opus, got {config:?}")
+        };
+        assert_eq!(opus.channel_mapping, vec![0, 4, 1, 2, 3, 5]);
+        // Repeats of both are no-ops and keep the layout.
+        assert_eq!(d.push_audio(0, tag(OPUS_51_SEQ)), Ok(None));
+        assert_eq!(d.push_audio(0, tag(OPUS_51_MULTICHANNEL)), Ok(None));
+        assert_eq!(d.audio_config(), Some(&config));
+        for ts in [0u32, 20, 40] {
+            let f = frame(d.push_audio(ts, tag(OPUS_51_FRAME)));
+            assert_eq!((f.dts_ms, f.keyframe), (i64::from(ts), true));
+            assert_eq!(&f.data[..], &hex(OPUS_51_FRAME)[5..]);
+            assert_eq!(config.frame_samples(&f.data), Some(960));
+            assert_eq!(d.pending_event(), None);
+        }
+        // Stereo Opus after frames: a change; its own layout then follows
+        // as a change too (frames went out under the 5.1 configuration).
+        let (config, changed) = audio_config(d.push_audio(60, tag(OPUS_STEREO_SEQ)));
+        assert!(changed);
+        assert_eq!(config.channel_layout(), None); // 2 channels: not the 5.1 layout
+        frame(d.push_audio(60, tag(OPUS_STEREO_FRAME)));
+        let (config, changed) = audio_config(d.push_audio(80, tag(OPUS_STEREO_MULTICHANNEL)));
+        assert!(changed);
+        assert_eq!(config.channel_layout(), Some(&native(2, 3)));
+        // A layout for another codec or channel count is not attached.
+        let flac_layout = cat(&[&[0x94], b"fLaC", &[1, 2, 0, 0, 0, 3]]);
+        assert_eq!(d.push_audio(80, flac_layout), Ok(None));
+        let six = cat(&[&[0x94], b"Opus", &[1, 6, 0, 0, 0, 0x3f]]);
+        assert_eq!(d.push_audio(80, six), Ok(None));
+    }
+
+    #[test]
+    fn flac_sequence_and_frames() {
+        let mut d = Demuxer::default();
+        let (config, _) = audio_config(d.push_audio(0, tag(FLAC_STEREO_SEQ)));
+        assert_eq!(config.codec_string().as_deref(), Some("flac"));
+        assert_eq!((config.sample_rate(), config.channels()), (48_000, 2));
+        let (config, changed) = audio_config(d.push_audio(0, tag(FLAC_STEREO_MULTICHANNEL)));
+        assert!(!changed);
+        assert_eq!(config.channel_layout(), Some(&native(2, 3)));
+        let f = frame(d.push_audio(0, tag(FLAC_STEREO_FRAME)));
+        assert_eq!(config.frame_samples(&f.data), Some(1024));
+        let f = frame(d.push_audio(21, tag(FLAC_STEREO_FRAME_2)));
+        assert_eq!((f.dts_ms, config.frame_samples(&f.data)), (21, Some(1024)));
+        assert_eq!(d.push_audio(21, tag(FLAC_STEREO_SEQ)), Ok(None));
+        let (config, changed) = audio_config(d.push_audio(42, tag(FLAC_44K_24BIT_SEQ)));
+        assert!(changed);
+        assert_eq!(config.sample_rate(), 44_100);
+    }
+
+    /// AC-3: the sequence start is empty and the layout comes before the
+    /// first frame, whose header makes the configuration; the frame itself
+    /// follows as the pending event.
+    #[test]
+    fn ac3_config_from_the_first_frame() {
+        let mut d = Demuxer::default();
+        assert_eq!(d.push_audio(0, tag(AC3_SEQ)), Ok(None));
+        assert_eq!(d.push_audio(0, tag(AC3_51_MULTICHANNEL)), Ok(None));
+        assert!(d.audio_config().is_none());
+        let (config, changed) = audio_config(d.push_audio(0, tag(AC3_51_FRAME)));
+        assert!(!changed);
+        assert_eq!(config.codec_string().as_deref(), Some("ac-3"));
+        assert_eq!((config.sample_rate(), config.channels()), (48_000, 6));
+        assert_eq!(config.channel_layout(), Some(&native(6, 0x60f)));
+        let AudioConfig::Ac3(ac3) = &config else {
+            panic!("expected AC-3, got {config:?}")
+        };
+        assert_eq!(&ac3.dac3()[..], &hex(AC3_51_MP4_DAC3)[..]);
+        let f = match d.pending_event() {
+            Some(DemuxEvent::Frame(f)) => f,
+            other => panic!("expected the pending frame, got {other:?}"),
+        };
+        assert_eq!((f.dts_ms, &f.data[..]), (0, &hex(AC3_51_FRAME)[5..]));
+        assert_eq!(d.pending_event(), None);
+        // Later frames with the same header are just frames.
+        let f = frame(d.push_audio(32, tag(AC3_51_FRAME)));
+        assert_eq!((f.dts_ms, config.frame_samples(&f.data)), (32, Some(1536)));
+        assert_eq!(d.pending_event(), None);
+        // A frame with another header is a new configuration (FLV-SEQ-01).
+        let (config, changed) = audio_config(d.push_audio(64, tag(AC3_STEREO_FRAME)));
+        assert!(changed);
+        assert_eq!(config.channels(), 2);
+        assert_eq!(config.channel_layout(), None);
+        assert!(matches!(d.pending_event(), Some(DemuxEvent::Frame(f)) if f.dts_ms == 64));
+    }
+
+    #[test]
+    fn eac3_config_from_the_first_frame() {
+        let mut d = Demuxer::default();
+        assert_eq!(d.push_audio(0, tag(EAC3_SEQ)), Ok(None));
+        let (config, _) = audio_config(d.push_audio(0, tag(EAC3_51_FRAME)));
+        assert_eq!(config.codec_string().as_deref(), Some("ec-3"));
+        let AudioConfig::Eac3(eac3) = &config else {
+            panic!("expected E-AC-3, got {config:?}")
+        };
+        assert_eq!(&eac3.dec3()[..], &hex(EAC3_51_MP4_DEC3)[..]);
+        // The layout arrives after the configuration and its first frame:
+        // attached and reported as a change.
+        let layout = cat(&[&[0x94], b"ec-3", &[1, 6, 0, 0, 0x06, 0x0f]]);
+        let (config, changed) = audio_config(d.push_audio(0, layout));
+        assert!(changed);
+        assert_eq!(config.channel_layout(), Some(&native(6, 0x60f)));
+        // The layout of another codec is remembered for it, not attached.
+        assert_eq!(d.push_audio(0, tag(AC3_51_MULTICHANNEL)), Ok(None));
+        let f = frame(d.push_audio(32, tag(EAC3_51_FRAME)));
+        assert_eq!(d.audio_config().unwrap().frame_samples(&f.data), Some(1536));
+    }
+
+    /// Legacy MP3 (SoundFormat 2): the first frame gives the configuration,
+    /// frames with another bit rate or padding are no change, another
+    /// sample rate or channel count is.
+    #[test]
+    fn legacy_mp3_config_then_frames() {
+        let mut d = configured();
+        // AAC → MP3: a change.
+        let (config, changed) = audio_config(d.push_audio(0, tag(MP3_44K_MONO_FRAME)));
+        assert!(changed);
+        assert!(matches!(config, AudioConfig::Mp3(_)));
+        assert_eq!(config.codec_string().as_deref(), Some("mp4a.6B"));
+        assert!(matches!(d.pending_event(), Some(DemuxEvent::Frame(f)) if f.data.len() == 23));
+        let f = frame(d.push_audio(26, tag(MP3_44K_MONO_FRAME_2)));
+        assert_eq!((f.dts_ms, config.frame_samples(&f.data)), (26, Some(1152)));
+        let (config, changed) = audio_config(d.push_audio(52, tag(MP3_22K_MONO_FRAME)));
+        assert!(changed);
+        assert_eq!(config.codec_string().as_deref(), Some("mp4a.69"));
+        // A pending frame the host does not take is dropped by the next push.
+        let f = frame(d.push_audio(78, tag(MP3_22K_MONO_FRAME)));
+        assert_eq!(f.dts_ms, 78);
+        let (_, changed) = audio_config(d.push_audio(104, tag(MP3_48K_STEREO_FRAME)));
+        assert!(changed);
+        let f = frame(d.push_audio(128, tag(MP3_48K_STEREO_FRAME)));
+        assert_eq!(f.dts_ms, 128);
+        assert_eq!(d.pending_event(), None);
+        // E-RTMP .mp3 with the same header: the same configuration.
+        let ex = cat(&[&[0x91], b".mp3", &hex(MP3_48K_STEREO_FRAME)[1..]]);
+        frame(d.push_audio(152, ex));
+    }
+
+    /// 5.1 AAC: legacy sequence header, then an E-RTMP `mp4a` layout.
+    #[test]
+    fn aac_51_layout() {
+        let mut d = Demuxer::default();
+        let (config, _) = audio_config(d.push_audio(0, tag(AAC_51_SEQ)));
+        assert_eq!(config.channels(), 6);
+        let (config, changed) = audio_config(d.push_audio(0, tag(AAC_51_MULTICHANNEL)));
+        assert!(!changed);
+        assert_eq!(config.channel_layout(), Some(&native(6, 0x3f)));
+        assert_eq!(config.frame_samples(&[]), Some(1024));
+        assert_eq!(d.push_audio(0, tag(AAC_51_SEQ)), Ok(None));
     }
 
     /// A malformed tag is rejected alone; the stream goes on.

@@ -29,6 +29,7 @@
 )]
 
 mod aac;
+mod ac3;
 mod audio;
 mod avc;
 mod bits;
@@ -36,10 +37,16 @@ mod codec;
 mod demux;
 mod error;
 mod ex;
+mod flac;
+mod mp3;
+mod multichannel;
+mod opus;
 mod reader;
 mod sps;
 mod video;
 
+#[cfg(test)]
+mod audio_vectors;
 #[cfg(test)]
 mod test_vectors;
 
@@ -55,11 +62,19 @@ pub use format::VideoFormat;
 pub use hevc::{hevc_codec_string, parse_hevc_sps, parse_hvcc, HevcConfig, HevcSpsInfo};
 
 pub use aac::{aac_codec_string, parse_asc, AacConfig};
+pub use ac3::{
+    ac3_frame_samples, eac3_frame_samples, parse_ac3_header, parse_eac3_header, Ac3Config,
+    Eac3Config, AC3_FRAME_SAMPLES,
+};
 pub use audio::{parse_audio, AudioPacket, AudioTag};
 pub use avc::{avc_codec_string, parse_avcc, AvcConfig};
 pub use codec::{fourcc_to_string, AudioConfig, VideoConfig};
 pub use demux::{DemuxEvent, Demuxer, Frame};
 pub use error::FlvError;
+pub use flac::{flac_frame_samples, parse_flac_config, FlacConfig};
+pub use mp3::{mp3_frame_samples, parse_mp3_header, Mp3Config, MpegAudioVersion};
+pub use multichannel::{parse_multichannel_config, ChannelOrder, MultichannelConfig};
+pub use opus::{opus_packet_samples, parse_opus_head, OpusConfig, OPUS_SAMPLE_RATE};
 pub use sps::{parse_sps, ColourInfo, SpsInfo};
 pub use video::{parse_video, FrameType, VideoPacket, VideoTag};
 

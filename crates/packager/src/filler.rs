@@ -178,6 +178,7 @@ mod tests {
             core_sample_rate: core,
             channels,
             samples_per_frame: spf,
+            channel_layout: None,
         }
     }
 
