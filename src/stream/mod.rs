@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use serde::Serialize;
 use weir_flv::timeline::TimelineConfig;
-use weir_flv::{AudioConfig, DemuxEvent, Demuxer, FlvError, TrackKind, VideoConfig};
+use weir_flv::{DemuxEvent, Demuxer, FlvError, TrackKind};
 use weir_packager::names::InstanceId;
 use weir_packager::stream::{InstanceStart, PackagerConfig};
 use weir_rtmp::MediaKind;
@@ -299,9 +299,22 @@ impl Stream {
         };
         match result {
             Ok(Some(ev)) => {
+                // A frame that brought its own configuration (MP3, AC-3,
+                // E-AC-3) comes second.
+                let next = s.demuxer.pending_event();
                 s.account(&ev);
+                if let Some(next) = &next {
+                    s.account(next);
+                }
                 drop(s);
-                self.pipeline().push(&ev)
+                let mut pipeline = self.pipeline();
+                let mut listed = pipeline.push(&ev);
+                if let Some(next) = next {
+                    let more = pipeline.push(&next);
+                    listed.segments += more.segments;
+                    listed.delay = listed.delay.max(more.delay);
+                }
+                listed
             }
             Ok(None) => Listed::default(),
             Err(e) => {
@@ -383,18 +396,16 @@ impl State {
             DemuxEvent::VideoConfig { config, .. } => {
                 let v = self.video.get_or_insert_with(VideoStats::default);
                 v.codec = config.codec_string();
-                if let VideoConfig::Avc(avc) = config {
-                    v.width = avc.sps_info.width;
-                    v.height = avc.sps_info.height;
+                if let Some(format) = config.format() {
+                    v.width = format.width;
+                    v.height = format.height;
                 }
             }
             DemuxEvent::AudioConfig { config, .. } => {
                 let a = self.audio.get_or_insert_with(AudioStats::default);
                 a.codec = config.codec_string();
-                if let AudioConfig::Aac(aac) = config {
-                    a.sample_rate = aac.sample_rate;
-                    a.channels = aac.channels;
-                }
+                a.sample_rate = config.sample_rate();
+                a.channels = config.channels();
             }
             DemuxEvent::Frame(f) => {
                 let n = f.data.len();

@@ -9,9 +9,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use weir_flv::{AacConfig, AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
+use weir_flv::{AudioConfig, DemuxEvent, Frame, TrackKind, VideoConfig};
 
-use crate::boxes::{self, VisualCodec, VisualEntry};
+use crate::boxes::{self, AudioCodec, AudioEntry, VisualCodec, VisualEntry};
 use crate::clock::{MediaTime, PeriodClock, Periods, Verdict};
 use crate::cuts::{CutPolicy, LaneCuts, RefCut};
 use crate::filler::{filler_frames, silent_aac_frame, FillSource};
@@ -585,9 +585,7 @@ impl StreamPackager {
                 self.new_video(TrackId::new(TrackKind::Video, index), config)?;
             }
             DemuxEvent::AudioConfig { config, .. } => {
-                if let AudioConfig::Aac(aac) = config {
-                    self.new_audio(TrackId::new(TrackKind::Audio, index), aac)?;
-                }
+                self.new_audio(TrackId::new(TrackKind::Audio, index), config)?;
             }
             DemuxEvent::Frame(frame) => self.frame(TrackId::new(frame.track, index), frame, now)?,
             DemuxEvent::EndOfSequence(_) => {}
@@ -642,10 +640,64 @@ impl StreamPackager {
         )
     }
 
-    fn new_audio(&mut self, id: TrackId, aac: &AacConfig) -> Result<(), PackagerError> {
-        let init = boxes::audio_init(2, aac)?;
-        let timescale = boxes::audio_timescale(aac);
-        let ticks = boxes::audio_frame_ticks(aac);
+    /// An audio configuration of any codec Weir packages: its sample entry,
+    /// its sample rate as the timescale, frames counted in samples.
+    fn new_audio(&mut self, id: TrackId, config: &AudioConfig) -> Result<(), PackagerError> {
+        // The configuration box, converted from what the publisher sent.
+        let converted = match config {
+            AudioConfig::Opus(o) => o.dops(),
+            AudioConfig::Flac(f) => f.dfla(),
+            AudioConfig::Ac3(a) => a.dac3(),
+            AudioConfig::Eac3(e) => e.dec3(),
+            AudioConfig::Aac(_) | AudioConfig::Mp3(_) => Bytes::new(),
+            AudioConfig::Unsupported { .. } => return Ok(()),
+        };
+        let (codec, ticks, channels) = match config {
+            AudioConfig::Aac(aac) => (
+                AudioCodec::Aac { asc: &aac.record },
+                boxes::audio_frame_ticks(aac),
+                boxes::AudioEntry::aac(aac).channels,
+            ),
+            AudioConfig::Mp3(m) => (
+                AudioCodec::Mp3 {
+                    object_type: m.object_type_indication(),
+                },
+                m.samples_per_frame,
+                u16::from(m.channels),
+            ),
+            // 20 ms, what encoders send by default; each packet's TOC says.
+            AudioConfig::Opus(o) => (
+                AudioCodec::Opus { dops: &converted },
+                960,
+                u16::from(o.channels),
+            ),
+            AudioConfig::Flac(f) => (
+                AudioCodec::Flac { dfla: &converted },
+                u32::from(f.max_block_size.max(1)),
+                u16::from(f.channels),
+            ),
+            AudioConfig::Ac3(a) => (
+                AudioCodec::Ac3 { dac3: &converted },
+                1536,
+                u16::from(a.channels),
+            ),
+            AudioConfig::Eac3(e) => (
+                AudioCodec::Eac3 { dec3: &converted },
+                1536,
+                u16::from(e.channels),
+            ),
+            AudioConfig::Unsupported { .. } => return Ok(()),
+        };
+        let timescale = config.sample_rate().max(1);
+        let init = boxes::sound_init(
+            2,
+            timescale,
+            &AudioEntry {
+                codec,
+                channels: channels.max(1),
+                sample_rate: timescale,
+            },
+        )?;
         self.new_config(
             id,
             TrackSetup {
@@ -655,20 +707,28 @@ impl StreamPackager {
                     ticks_per_frame: ticks,
                     // Follow the publisher's clock once it is 1.5 frames away
                     // (MP4-SEG-10: re-anchor past about one frame of drift).
-                    max_drift_ms: (u64::from(ticks) * 1500 / u64::from(timescale.max(1))).max(20)
-                        as u32,
+                    max_drift_ms: (u64::from(ticks) * 1500 / u64::from(timescale)).max(20) as u32,
                 },
-                codec: aac.codec_string(),
-                record: aac.record.clone(),
+                codec: config.codec_string().unwrap_or_default(),
+                record: config.record().clone(),
                 init,
                 params: MediaParams::Audio(AudioParams {
-                    sample_rate: aac.sample_rate,
-                    channels: aac.channels,
+                    sample_rate: timescale,
+                    channels: config.channels(),
                 }),
             },
         )?;
         if let Some(l) = self.lanes.get_mut(&id) {
-            l.track.filler = silent_aac_frame(aac);
+            l.track.filler = match config {
+                AudioConfig::Aac(aac) => silent_aac_frame(aac),
+                _ => None,
+            };
+            // AAC frames all have the length of its configuration; other
+            // codecs say frame by frame.
+            l.track.frame_samples = match config {
+                AudioConfig::Aac(_) => None,
+                other => Some(other.clone()),
+            };
         }
         Ok(())
     }
@@ -1014,6 +1074,10 @@ impl StreamPackager {
             // the frame that cuts.
             let t = &mut l.track;
             let disc = cut && std::mem::take(&mut t.pending_discontinuity) || f.discontinuity;
+            let samples = t
+                .frame_samples
+                .as_ref()
+                .and_then(|c| c.frame_samples(&f.data));
             t.seg.push(FrameIn {
                 dts_ms: f.dts_ms,
                 pts_ms: f.pts_ms,
@@ -1021,7 +1085,7 @@ impl StreamPackager {
                 data: f.data.clone(),
                 cut,
                 discontinuity: disc,
-                samples: None,
+                samples,
             });
         }
         self.drain(id)

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use weir_flv::TrackKind;
+use weir_flv::{AudioConfig, TrackKind};
 
 use crate::boxes::{self, ChunkHeader, FragmentSpec, SampleInfo, SyncSamples};
 use crate::cuts::Cut;
@@ -153,6 +153,9 @@ pub(crate) struct Track {
     /// audio: a silent frame, for the same ([`crate::filler`]).
     pub filler: Option<Bytes>,
     pub frame_rate: FrameRate,
+    /// Audio whose frames differ in length (Opus, FLAC, E-AC-3, …): the
+    /// configuration that reads each frame's sample count.
+    pub frame_samples: Option<AudioConfig>,
     /// See [`TrackView::first_period`].
     pub first_period: u64,
 }
@@ -197,6 +200,7 @@ impl Track {
             fragment_sequence: carried.fragment_sequence,
             filler: None,
             frame_rate: FrameRate::default(),
+            frame_samples: None,
             first_period: carried.first_period,
         }
     }
