@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use crate::aac::AacConfig;
+use crate::av1::Av1Config;
 use crate::avc::AvcConfig;
 use crate::format::VideoFormat;
 use crate::hevc::HevcConfig;
@@ -15,6 +16,8 @@ pub enum VideoConfig {
     Avc(AvcConfig),
     /// HEVC from an E-RTMP `hvc1` SequenceStart or a legacy CodecID 12 tag.
     Hevc(HevcConfig),
+    /// AV1 from an E-RTMP `av01` SequenceStart.
+    Av1(Av1Config),
     /// Recognised but not packaged: FourCC `vp08` or `vvc1`. `record` is the
     /// configuration record verbatim (vpcC, vvcC).
     Unsupported {
@@ -29,11 +32,12 @@ impl VideoConfig {
         match self {
             Self::Avc(avc) => Some(avc.codec_string()),
             Self::Hevc(hevc) => Some(hevc.codec_string()),
+            Self::Av1(av1) => Some(av1.codec_string()),
             Self::Unsupported { .. } => None,
         }
     }
 
-    /// The configuration record verbatim (avcC / hvcC body): what goes into
+    /// The configuration record verbatim (avcC / hvcC / av1C body): what goes into
     /// the sample entry's configuration box. Two sequence headers describe
     /// the same configuration exactly when their records are equal
     /// (FLV-SEQ-01).
@@ -41,6 +45,7 @@ impl VideoConfig {
         match self {
             Self::Avc(avc) => &avc.record,
             Self::Hevc(hevc) => &hevc.record,
+            Self::Av1(av1) => &av1.record,
             Self::Unsupported { record, .. } => record,
         }
     }
@@ -51,6 +56,7 @@ impl VideoConfig {
         match self {
             Self::Avc(_) => *b"avc1",
             Self::Hevc(_) => *b"hvc1",
+            Self::Av1(_) => *b"av01",
             Self::Unsupported { fourcc, .. } => *fourcc,
         }
     }
@@ -66,6 +72,7 @@ impl VideoConfig {
         match self {
             Self::Avc(avc) => Some(avc.format()),
             Self::Hevc(hevc) => Some(hevc.format()),
+            Self::Av1(av1) => Some(av1.format()),
             Self::Unsupported { .. } => None,
         }
     }

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 
 use crate::audio::{parse_audio, AudioPacket};
+use crate::av1::av1_is_key_frame;
 use crate::codec::{unsupported_video, AudioConfig, VideoConfig};
 use crate::error::FlvError;
 use crate::timeline::{Timeline, TimelineConfig, Track};
@@ -27,7 +28,8 @@ pub struct Frame {
     pub keyframe: bool,
     /// The timeline was rebased at this frame (jump or reconnect).
     pub discontinuity: bool,
-    /// Length-prefixed NAL units (AVC) or one raw AAC frame.
+    /// Length-prefixed NAL units (AVC, HEVC), one AV1 temporal unit (OBUs),
+    /// one VP9 frame or superframe, or one raw AAC frame.
     pub data: Bytes,
 }
 
@@ -117,6 +119,13 @@ impl Demuxer {
                 if self.video.is_none() {
                     return Ok(None);
                 }
+                // AV1 key frames are found in the bitstream (a sequence
+                // header and a shown KEY_FRAME); the FLV frame type is only
+                // the publisher's claim.
+                let keyframe = match &self.video {
+                    Some(VideoConfig::Av1(_)) => av1_is_key_frame(&data),
+                    _ => tag.frame_type.is_key(),
+                };
                 let mapped = self.timeline.map(Track::Video, wire_ts);
                 Ok(Some(DemuxEvent::Frame(Frame {
                     track: TrackKind::Video,
@@ -124,7 +133,7 @@ impl Demuxer {
                     pts_ms: mapped
                         .dts_ms
                         .saturating_add(i64::from(composition_offset_ms)),
-                    keyframe: tag.frame_type.is_key(),
+                    keyframe,
                     discontinuity: mapped.discontinuity,
                     data,
                 })))

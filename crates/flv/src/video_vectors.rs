@@ -36,7 +36,7 @@ pub(crate) const AV1_8BIT_AV1C: &str = "81000c000a0b0200000561e7fde017c002";
 /// Key frame TU: temporal delimiter, sequence header, frame OBU (KEY_FRAME, shown).
 pub(crate) const AV1_8BIT_KEY_TU: &str =
     "12000a0b0200000561e7fde357cc0232181400a18824db2a7b478b30b9705087ebf5c86d22bd8d948c";
-/// Inter TU: temporal delimiter and four frame OBUs (hidden ARF, inter frames).
+/// Inter TU: temporal delimiter and five frame OBUs (the first a hidden inter frame).
 pub(crate) const AV1_8BIT_INTER_TU: &str = "120032182810004000003d108102081040bf7817807000e27b98b5803218280802000024bd194000004fbe018000e125\
     47f3086615be32182804840000863d1c0000005fbe03e01800dca775661f6b3432182802880000b2bd1f0000004fbe01\
     8000e3bb064bcbe818a832183003000001ae3a460000010f92030000c4cb8dc15f339984";

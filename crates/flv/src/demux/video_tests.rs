@@ -69,3 +69,36 @@ fn flv_seq_01_hevc_changes() {
     assert!(changed);
     assert_eq!(&config.fourcc(), b"avc1");
 }
+
+/// E-RTMP av01: the configuration, then frames whose key flag comes from
+/// the OBUs (sequence header + shown KEY_FRAME), not from the FLV frame
+/// type; no composition offset (CodedFrames and CodedFramesX alike).
+#[test]
+fn av01_key_frames_come_from_the_bitstream() {
+    let mut d = Demuxer::default();
+    let (config, changed) = video_config(d.push_video(0, seq_start(b"av01", AV1_8BIT_AV1C)));
+    assert!(!changed);
+    assert_eq!(config.codec_string().as_deref(), Some("av01.0.00M.08"));
+    assert_eq!(config.codec_name(), "AV1");
+    let key = hex(AV1_8BIT_KEY_TU);
+    let inter = hex(AV1_8BIT_INTER_TU);
+    let f = frame(d.push_video(0, cat(&[&[0x91], b"av01", &key])));
+    assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (0, 0, true));
+    assert_eq!(&f.data[..], &key[..]);
+    let f = frame(d.push_video(33, cat(&[&[0xa1], b"av01", &inter])));
+    assert_eq!((f.dts_ms, f.pts_ms, f.keyframe), (33, 33, false));
+    // The publisher claims a key frame that is not one: not a key frame.
+    let f = frame(d.push_video(66, cat(&[&[0x93], b"av01", &inter])));
+    assert_eq!((f.pts_ms, f.keyframe), (66, false));
+    // A real key frame flagged inter by the publisher is still one.
+    let f = frame(d.push_video(100, cat(&[&[0xa3], b"av01", &key])));
+    assert_eq!((f.pts_ms, f.keyframe), (100, true));
+    // FLV-SEQ-01: identical av1C is a no-op, 8-bit → 10-bit PQ a change.
+    assert_eq!(
+        d.push_video(133, seq_start(b"av01", AV1_8BIT_AV1C)),
+        Ok(None)
+    );
+    let (config, changed) = video_config(d.push_video(133, seq_start(b"av01", AV1_10BIT_PQ_AV1C)));
+    assert!(changed);
+    assert_eq!(config.format().map(|f| f.bit_depth), Some(10));
+}
