@@ -9,6 +9,7 @@ use crate::av1::Av1Config;
 use crate::avc::AvcConfig;
 use crate::format::VideoFormat;
 use crate::hevc::HevcConfig;
+use crate::vp9::Vp9Config;
 
 /// A video decoder configuration from a sequence header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub enum VideoConfig {
     Hevc(HevcConfig),
     /// AV1 from an E-RTMP `av01` SequenceStart.
     Av1(Av1Config),
+    /// VP9 from an E-RTMP `vp09` SequenceStart. The demuxer reports it with
+    /// the picture size of the first key frame filled in.
+    Vp9(Vp9Config),
     /// Recognised but not packaged: FourCC `vp08` or `vvc1`. `record` is the
     /// configuration record verbatim (vpcC, vvcC).
     Unsupported {
@@ -33,11 +37,13 @@ impl VideoConfig {
             Self::Avc(avc) => Some(avc.codec_string()),
             Self::Hevc(hevc) => Some(hevc.codec_string()),
             Self::Av1(av1) => Some(av1.codec_string()),
+            Self::Vp9(vp9) => Some(vp9.codec_string()),
             Self::Unsupported { .. } => None,
         }
     }
 
-    /// The configuration record verbatim (avcC / hvcC / av1C body): what goes into
+    /// The configuration record verbatim (avcC / hvcC / av1C body; for VP9 the vpcC as sent, see
+    /// [`Vp9Config::vpcc_box_payload`]): what goes into
     /// the sample entry's configuration box. Two sequence headers describe
     /// the same configuration exactly when their records are equal
     /// (FLV-SEQ-01).
@@ -46,6 +52,7 @@ impl VideoConfig {
             Self::Avc(avc) => &avc.record,
             Self::Hevc(hevc) => &hevc.record,
             Self::Av1(av1) => &av1.record,
+            Self::Vp9(vp9) => &vp9.record,
             Self::Unsupported { record, .. } => record,
         }
     }
@@ -57,6 +64,7 @@ impl VideoConfig {
             Self::Avc(_) => *b"avc1",
             Self::Hevc(_) => *b"hvc1",
             Self::Av1(_) => *b"av01",
+            Self::Vp9(_) => *b"vp09",
             Self::Unsupported { fourcc, .. } => *fourcc,
         }
     }
@@ -73,6 +81,7 @@ impl VideoConfig {
             Self::Avc(avc) => Some(avc.format()),
             Self::Hevc(hevc) => Some(hevc.format()),
             Self::Av1(av1) => Some(av1.format()),
+            Self::Vp9(vp9) => Some(vp9.format()),
             Self::Unsupported { .. } => None,
         }
     }

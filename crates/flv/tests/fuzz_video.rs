@@ -56,3 +56,24 @@ fn fuzz_av1_obu_walk_and_key_frame() {
         let _ = weir_flv::parse_sequence_header(input);
     });
 }
+
+#[test]
+fn fuzz_parse_vpcc() {
+    check!().for_each(|input: &[u8]| {
+        if let Ok(c) = weir_flv::parse_vpcc(Bytes::copy_from_slice(input)) {
+            assert_eq!(&c.record[..], input);
+            assert!(matches!(c.bit_depth, 8 | 10 | 12));
+            assert!(c.codec_string().starts_with("vp09."));
+            assert_eq!(c.vpcc_box_payload()[0], 1);
+        }
+    });
+}
+
+#[test]
+fn fuzz_vp9_frame_size() {
+    check!().for_each(|input: &[u8]| {
+        if let Some((w, h)) = weir_flv::vp9_frame_size(input) {
+            assert!((1..=65_536).contains(&w) && (1..=65_536).contains(&h));
+        }
+    });
+}

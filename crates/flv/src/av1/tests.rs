@@ -60,15 +60,7 @@ fn real_10bit_pq_record_fields() {
     assert_eq!((c.high_bitdepth, c.bit_depth()), (true, 10));
     let f = c.format();
     assert_eq!((f.width, f.height, f.bit_depth), (320, 240, 10));
-    assert_eq!(
-        f.colour,
-        Some(ColourInfo {
-            colour_primaries: 9,
-            transfer_characteristics: 16,
-            matrix_coefficients: 9,
-            full_range: false,
-        })
-    );
+    assert_eq!(f.colour, Some(BT2020_PQ));
     let c = parse_av1c(av1c(AV1_10BIT_AV1C)).unwrap();
     assert_eq!(
         (c.bit_depth(), c.format().bit_depth, c.format().colour),
