@@ -300,8 +300,9 @@ impl Stream {
         match result {
             Ok(Some(ev)) => {
                 // A frame that brought its own configuration (MP3, AC-3,
-                // E-AC-3) comes second.
-                let next = s.demuxer.pending_event();
+                // E-AC-3), or the VP9 key frame its configuration waited
+                // for, comes second.
+                let next = s.demuxer.second_event();
                 s.account(&ev);
                 if let Some(next) = &next {
                     s.account(next);

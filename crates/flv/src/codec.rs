@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::aac::AacConfig;
 use crate::ac3::{ac3_frame_samples, eac3_frame_samples, Ac3Config, Eac3Config};
+use crate::av1::Av1Config;
 use crate::avc::AvcConfig;
 use crate::flac::{flac_frame_samples, FlacConfig};
 use crate::format::VideoFormat;
@@ -13,6 +14,7 @@ use crate::hevc::HevcConfig;
 use crate::mp3::{mp3_frame_samples, Mp3Config};
 use crate::multichannel::MultichannelConfig;
 use crate::opus::{opus_packet_samples, OpusConfig, OPUS_SAMPLE_RATE};
+use crate::vp9::Vp9Config;
 
 /// A video decoder configuration from a sequence header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,11 @@ pub enum VideoConfig {
     Avc(AvcConfig),
     /// HEVC from an E-RTMP `hvc1` SequenceStart or a legacy CodecID 12 tag.
     Hevc(HevcConfig),
+    /// AV1 from an E-RTMP `av01` SequenceStart.
+    Av1(Av1Config),
+    /// VP9 from an E-RTMP `vp09` SequenceStart. The demuxer reports it with
+    /// the picture size of the first key frame filled in.
+    Vp9(Vp9Config),
     /// Recognised but not packaged: FourCC `vp08` or `vvc1`. `record` is the
     /// configuration record verbatim (vpcC, vvcC).
     Unsupported {
@@ -34,11 +41,14 @@ impl VideoConfig {
         match self {
             Self::Avc(avc) => Some(avc.codec_string()),
             Self::Hevc(hevc) => Some(hevc.codec_string()),
+            Self::Av1(av1) => Some(av1.codec_string()),
+            Self::Vp9(vp9) => Some(vp9.codec_string()),
             Self::Unsupported { .. } => None,
         }
     }
 
-    /// The configuration record verbatim (avcC / hvcC body): what goes into
+    /// The configuration record verbatim (avcC / hvcC / av1C body; for VP9 the vpcC as sent, see
+    /// [`Vp9Config::vpcc_box_payload`]): what goes into
     /// the sample entry's configuration box. Two sequence headers describe
     /// the same configuration exactly when their records are equal
     /// (FLV-SEQ-01).
@@ -46,6 +56,8 @@ impl VideoConfig {
         match self {
             Self::Avc(avc) => &avc.record,
             Self::Hevc(hevc) => &hevc.record,
+            Self::Av1(av1) => &av1.record,
+            Self::Vp9(vp9) => &vp9.record,
             Self::Unsupported { record, .. } => record,
         }
     }
@@ -56,6 +68,8 @@ impl VideoConfig {
         match self {
             Self::Avc(_) => *b"avc1",
             Self::Hevc(_) => *b"hvc1",
+            Self::Av1(_) => *b"av01",
+            Self::Vp9(_) => *b"vp09",
             Self::Unsupported { fourcc, .. } => *fourcc,
         }
     }
@@ -71,6 +85,8 @@ impl VideoConfig {
         match self {
             Self::Avc(avc) => Some(avc.format()),
             Self::Hevc(hevc) => Some(hevc.format()),
+            Self::Av1(av1) => Some(av1.format()),
+            Self::Vp9(vp9) => Some(vp9.format()),
             Self::Unsupported { .. } => None,
         }
     }

@@ -9,11 +9,13 @@
 use bytes::Bytes;
 
 use crate::audio::{parse_audio, AudioPacket};
+use crate::av1::av1_is_key_frame;
 use crate::codec::{unsupported_video, AudioConfig, VideoConfig};
 use crate::error::FlvError;
 use crate::multichannel::MultichannelConfig;
 use crate::timeline::{Timeline, TimelineConfig, Track};
 use crate::video::{parse_video, VideoPacket};
+use crate::vp9::{vp9_frame_size, Vp9Config};
 use crate::TrackKind;
 
 /// One access unit on the stream timeline.
@@ -28,7 +30,8 @@ pub struct Frame {
     pub keyframe: bool,
     /// The timeline was rebased at this frame (jump or reconnect).
     pub discontinuity: bool,
-    /// Length-prefixed NAL units (AVC) or one audio access unit (a raw AAC
+    /// Length-prefixed NAL units (AVC, HEVC), one AV1 temporal unit (OBUs),
+    /// one VP9 frame or superframe, or one audio access unit (a raw AAC
     /// frame, an Opus packet, a FLAC frame, AC-3/E-AC-3 syncframes, an MP3
     /// frame).
     pub data: Bytes,
@@ -52,6 +55,31 @@ pub enum DemuxEvent {
     EndOfSequence(TrackKind),
 }
 
+/// The events of one tag, in order: none, one, or a VP9 configuration
+/// released by its first key frame followed by that frame.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DemuxEvents {
+    first: Option<DemuxEvent>,
+    second: Option<DemuxEvent>,
+}
+
+impl DemuxEvents {
+    fn one(event: DemuxEvent) -> Self {
+        DemuxEvents {
+            first: Some(event),
+            second: None,
+        }
+    }
+}
+
+impl Iterator for DemuxEvents {
+    type Item = DemuxEvent;
+
+    fn next(&mut self) -> Option<DemuxEvent> {
+        self.first.take().or_else(|| self.second.take())
+    }
+}
+
 /// Per-stream demuxer. Feed it every audio/video message body in arrival order.
 #[derive(Debug)]
 pub struct Demuxer {
@@ -62,6 +90,11 @@ pub struct Demuxer {
     /// unsupported codec, a supported one again is still a change for consumers.
     video_seen: bool,
     audio_seen: bool,
+    /// A VP9 configuration waiting for the picture size of its first key
+    /// frame (vpcC has none); `video` is `None` meanwhile.
+    vp9_pending: Option<Vp9Config>,
+    /// The second event of the last [`Demuxer::push_video`] call.
+    held: Option<DemuxEvent>,
     audio_track: AudioTrack,
 }
 
@@ -89,6 +122,8 @@ impl Demuxer {
             video_seen: false,
             audio_seen: false,
             audio_track: AudioTrack::default(),
+            vp9_pending: None,
+            held: None,
         }
     }
 
@@ -110,51 +145,143 @@ impl Demuxer {
     /// A video message body. `Ok(None)` when the tag carries nothing to act on
     /// (a repeated sequence header, a frame with no usable configuration, …).
     /// `Err` rejects just this tag; the stream may go on.
+    ///
+    /// One tag can give two events: a VP9 configuration is held until the
+    /// first key frame gives its picture size, and is then reported just
+    /// before that frame. This method returns the first of them and keeps
+    /// the second for [`take_held`](Self::take_held);
+    /// [`push_video_events`](Self::push_video_events) returns both.
     pub fn push_video(
         &mut self,
         wire_ts: u32,
         payload: Bytes,
     ) -> Result<Option<DemuxEvent>, FlvError> {
+        let mut events = self.push_video_events(wire_ts, payload)?;
+        let first = events.next();
+        self.held = events.next();
+        Ok(first)
+    }
+
+    /// The event [`push_video`](Self::push_video) kept back (the VP9 key
+    /// frame behind its configuration), once.
+    pub fn take_held(&mut self) -> Option<DemuxEvent> {
+        self.held.take()
+    }
+
+    /// The second event of the last push, whichever kind it was: a VP9
+    /// key frame after the configuration held for it, or an MP3/AC-3/E-AC-3
+    /// frame after the configuration it brought. A host that calls this
+    /// after every push needs nothing else.
+    pub fn second_event(&mut self) -> Option<DemuxEvent> {
+        self.held.take().or_else(|| self.audio_track.pending.take())
+    }
+
+    /// A video message body: every event it gives, in order (at most two).
+    pub fn push_video_events(
+        &mut self,
+        wire_ts: u32,
+        payload: Bytes,
+    ) -> Result<DemuxEvents, FlvError> {
         let tag = parse_video(payload)?;
         match tag.packet {
             VideoPacket::SequenceStart(config) => {
-                if self.video.as_ref().map(VideoConfig::record) == Some(config.record()) {
-                    return Ok(None);
+                let record = Some(config.record());
+                if self.video.as_ref().map(VideoConfig::record) == record
+                    || self.vp9_pending.as_ref().map(|p| &p.record) == record
+                {
+                    return Ok(DemuxEvents::default());
                 }
-                if let VideoConfig::Unsupported { fourcc, .. } = &config {
-                    self.video = None;
-                    return Err(unsupported_video(fourcc));
+                self.vp9_pending = None;
+                match config {
+                    VideoConfig::Unsupported { fourcc, .. } => {
+                        self.video = None;
+                        Err(unsupported_video(&fourcc))
+                    }
+                    VideoConfig::Vp9(vp9) => {
+                        // Frames of the old configuration are not decodable
+                        // with the new one: drop them until the key frame.
+                        self.video = None;
+                        self.vp9_pending = Some(vp9);
+                        Ok(DemuxEvents::default())
+                    }
+                    config => Ok(DemuxEvents::one(self.set_video(config))),
                 }
-                let changed = self.video_seen;
-                self.video_seen = true;
-                self.video = Some(config.clone());
-                Ok(Some(DemuxEvent::VideoConfig { config, changed }))
             }
             VideoPacket::Coded {
                 composition_offset_ms,
                 data,
             } => {
-                if self.video.is_none() {
-                    return Ok(None);
+                // VP9: the picture size of a key frame completes a held
+                // configuration, or changes the current one.
+                let mut config_event = None;
+                if let Some(size) = self.vp9_new_size(&data) {
+                    let vp9 = match (self.vp9_pending.take(), &self.video) {
+                        (Some(pending), _) => Some(pending),
+                        (None, Some(VideoConfig::Vp9(current))) => Some(current.clone()),
+                        _ => None,
+                    };
+                    if let Some(mut vp9) = vp9 {
+                        (vp9.width, vp9.height) = size;
+                        config_event = Some(self.set_video(VideoConfig::Vp9(vp9)));
+                    }
                 }
+                let Some(video) = &self.video else {
+                    return Ok(DemuxEvents::default());
+                };
+                // AV1 and VP9 key frames are found in the bitstream; the FLV
+                // frame type is only the publisher's claim.
+                let keyframe = match video {
+                    VideoConfig::Av1(_) => av1_is_key_frame(&data),
+                    VideoConfig::Vp9(_) => vp9_frame_size(&data).is_some(),
+                    _ => tag.frame_type.is_key(),
+                };
                 let mapped = self.timeline.map(Track::Video, wire_ts);
-                Ok(Some(DemuxEvent::Frame(Frame {
+                let frame = DemuxEvent::Frame(Frame {
                     track: TrackKind::Video,
                     dts_ms: mapped.dts_ms,
                     pts_ms: mapped
                         .dts_ms
                         .saturating_add(i64::from(composition_offset_ms)),
-                    keyframe: tag.frame_type.is_key(),
+                    keyframe,
                     discontinuity: mapped.discontinuity,
                     data,
-                })))
+                });
+                Ok(match config_event {
+                    Some(config) => DemuxEvents {
+                        first: Some(config),
+                        second: Some(frame),
+                    },
+                    None => DemuxEvents::one(frame),
+                })
             }
-            VideoPacket::SequenceEnd => Ok(self
-                .video
-                .is_some()
-                .then_some(DemuxEvent::EndOfSequence(TrackKind::Video))),
-            VideoPacket::Ignored { .. } => Ok(None),
+            VideoPacket::SequenceEnd => Ok(DemuxEvents {
+                first: self
+                    .video
+                    .is_some()
+                    .then_some(DemuxEvent::EndOfSequence(TrackKind::Video)),
+                second: None,
+            }),
+            VideoPacket::Ignored { .. } => Ok(DemuxEvents::default()),
         }
+    }
+
+    /// Makes `config` the current video configuration; its event.
+    fn set_video(&mut self, config: VideoConfig) -> DemuxEvent {
+        let changed = self.video_seen;
+        self.video_seen = true;
+        self.video = Some(config.clone());
+        DemuxEvent::VideoConfig { config, changed }
+    }
+
+    /// The size of a VP9 key frame when it completes a held configuration
+    /// or differs from the current one's.
+    fn vp9_new_size(&self, data: &[u8]) -> Option<(u32, u32)> {
+        let current = match (&self.vp9_pending, &self.video) {
+            (Some(_), _) => None,
+            (None, Some(VideoConfig::Vp9(vp9))) => Some((vp9.width, vp9.height)),
+            _ => return None,
+        };
+        vp9_frame_size(data).filter(|&size| Some(size) != current)
     }
 
     /// An audio message body; see [`push_video`](Self::push_video).

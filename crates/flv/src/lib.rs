@@ -53,13 +53,20 @@ mod test_vectors;
 pub mod timeline;
 
 // Video codecs beyond H.264 (issue 14).
+mod av1;
 mod format;
 mod hevc;
 #[cfg(test)]
 mod video_vectors;
+mod vp9;
+pub use av1::{
+    av1_is_key_frame, obus, parse_av1c, parse_sequence_header, Av1Config, Av1SequenceHeader, Obu,
+};
 pub use codec::video_codec_name;
+pub use demux::DemuxEvents;
 pub use format::VideoFormat;
 pub use hevc::{hevc_codec_string, parse_hevc_sps, parse_hvcc, HevcConfig, HevcSpsInfo};
+pub use vp9::{parse_vpcc, vp9_frame_size, Vp9Config};
 
 pub use aac::{aac_codec_string, parse_asc, AacConfig};
 pub use ac3::{

@@ -3,12 +3,14 @@
 
 use bytes::Bytes;
 
+use crate::av1::parse_av1c;
 use crate::avc::parse_avcc;
 use crate::codec::{unsupported_video, VideoConfig};
 use crate::error::FlvError;
 use crate::ex::{default_track, skip_mod_ex, ExPacket, Track};
 use crate::hevc::parse_hvcc;
 use crate::reader::Reader;
+use crate::vp9::parse_vpcc;
 
 /// FLV VideoFrameType (values 1..=5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,7 +96,7 @@ const MULTITRACK: u8 = 6;
 ///
 /// Enhanced tags: ModEx preludes are skipped, multitrack messages yield the
 /// default track (trackId 0) or `Ignored` when there is none, and FourCCs
-/// `avc1` and `hvc1` are parsed while `vp08`/`vvc1` give
+/// `avc1`, `hvc1`, `av01` and `vp09` are parsed while `vp08`/`vvc1` give
 /// [`VideoConfig::Unsupported`] sequence headers and `Coded` frames.
 /// Unknown FourCCs and packet types are [`FlvError::Unsupported`].
 pub fn parse_video(payload: Bytes) -> Result<VideoTag, FlvError> {
@@ -198,10 +200,12 @@ fn parse_ex(b0: u8, mut r: Reader) -> Result<VideoTag, FlvError> {
 enum Codec {
     Avc,
     Hevc,
+    Av1,
+    Vp9,
     /// Recognised, not packaged. VVC: CodedFrames carry an SI24
     /// composition time.
     OtherWithCto,
-    /// Recognised, not packaged, no composition time: AV1, VP9, VP8.
+    /// Recognised, not packaged, no composition time: VP8.
     OtherNoCto,
 }
 
@@ -217,7 +221,9 @@ fn codec_of(fourcc: &[u8; 4]) -> Result<Codec, FlvError> {
         b"avc1" => Ok(Codec::Avc),
         b"hvc1" => Ok(Codec::Hevc),
         b"vvc1" => Ok(Codec::OtherWithCto),
-        b"av01" | b"vp09" | b"vp08" => Ok(Codec::OtherNoCto),
+        b"av01" => Ok(Codec::Av1),
+        b"vp09" => Ok(Codec::Vp9),
+        b"vp08" => Ok(Codec::OtherNoCto),
         other => Err(unsupported_video(other)),
     }
 }
@@ -234,6 +240,8 @@ fn ex_packet(packet: ExPacket) -> Result<VideoPacket, FlvError> {
         SEQUENCE_START => VideoPacket::SequenceStart(match codec {
             Codec::Avc => VideoConfig::Avc(parse_avcc(body.rest())?),
             Codec::Hevc => VideoConfig::Hevc(parse_hvcc(body.rest())?),
+            Codec::Av1 => VideoConfig::Av1(parse_av1c(body.rest())?),
+            Codec::Vp9 => VideoConfig::Vp9(parse_vpcc(body.rest())?),
             Codec::OtherWithCto | Codec::OtherNoCto => VideoConfig::Unsupported {
                 fourcc,
                 record: body.rest(),

@@ -5,8 +5,6 @@
 //! Expected values were cross-checked with ffmpeg 9 reading the same files
 //! and with the `CODECS` ffmpeg 9 writes for them
 //! (`-c copy -f hls -hls_segment_type fmp4 -master_pl_name m.m3u8`).
-#![allow(dead_code)] // TODO(this branch): the AV1 / VP9 vectors are used by the next commits.
-
 // ---- HEVC: `-c:v libx265 -x265-params info=0` --------------------------
 
 /// hvcC, Main, 320x240 @ 30 (VPS/SPS/PPS arrays).
@@ -36,7 +34,7 @@ pub(crate) const AV1_8BIT_AV1C: &str = "81000c000a0b0200000561e7fde017c002";
 /// Key frame TU: temporal delimiter, sequence header, frame OBU (KEY_FRAME, shown).
 pub(crate) const AV1_8BIT_KEY_TU: &str =
     "12000a0b0200000561e7fde357cc0232181400a18824db2a7b478b30b9705087ebf5c86d22bd8d948c";
-/// Inter TU: temporal delimiter and four frame OBUs (hidden ARF, inter frames).
+/// Inter TU: temporal delimiter and five frame OBUs (the first a hidden inter frame).
 pub(crate) const AV1_8BIT_INTER_TU: &str = "120032182810004000003d108102081040bf7817807000e27b98b5803218280802000024bd194000004fbe018000e125\
     47f3086615be32182804840000863d1c0000005fbe03e01800dca775661f6b3432182802880000b2bd1f0000004fbe01\
     8000e3bb064bcbe818a832183003000001ae3a460000010f92030000c4cb8dc15f339984";
@@ -72,3 +70,12 @@ pub(crate) const VP9_P2_PQ_KEY_HEAD: &str = "924983425009f8077b021c120e0c2c00056
 pub(crate) const HEVC_1080P_SAR_HVCC: &str = "01016000000090000000000078f000fcfdf8f800000f03200001001840010c01ffff01600000030090000003000003\
     0078959409210001002f420101016000000300900000030000030078a003c0801107cb965654a4c2fff0010000f68080\
     000003008000000c8422000100064401c073c189";
+
+/// The colour every `*_PQ` / Main 10 vector signals: BT.2020 primaries,
+/// PQ (SMPTE ST 2084) transfer, BT.2020 non-constant matrix, limited range.
+pub(crate) const BT2020_PQ: crate::sps::ColourInfo = crate::sps::ColourInfo {
+    colour_primaries: 9,
+    transfer_characteristics: 16,
+    matrix_coefficients: 9,
+    full_range: false,
+};

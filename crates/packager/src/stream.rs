@@ -596,9 +596,13 @@ impl StreamPackager {
     /// A video configuration of any codec Weir packages; the demuxer has
     /// already refused the others.
     fn new_video(&mut self, id: TrackId, config: &VideoConfig) -> Result<(), PackagerError> {
-        let codec = match config {
-            VideoConfig::Avc(_) => VisualCodec::Avc,
-            VideoConfig::Hevc(_) => VisualCodec::Hevc,
+        let (codec, record) = match config {
+            VideoConfig::Avc(c) => (VisualCodec::Avc, c.record.clone()),
+            VideoConfig::Hevc(c) => (VisualCodec::Hevc, c.record.clone()),
+            VideoConfig::Av1(c) => (VisualCodec::Av1, c.record.clone()),
+            // vpcC is a FullBox: its payload starts with version and flags,
+            // which E-RTMP may or may not have sent.
+            VideoConfig::Vp9(c) => (VisualCodec::Vp9, c.vpcc_box_payload()),
             VideoConfig::Unsupported { .. } => return Ok(()),
         };
         let Some(format) = config.format() else {
@@ -608,7 +612,7 @@ impl StreamPackager {
             1,
             &VisualEntry {
                 codec,
-                record: config.record(),
+                record: &record,
                 width: format.width,
                 height: format.height,
                 sar: format.sar,

@@ -40,9 +40,8 @@ fn decode(init: &[u8]) -> Codec {
 
 const HVCC_MAIN: &str = "0101600000009000000000003cf000fcfdf8f800000f03200001001840010c01ffff01600000030090000003000003003c959809210001002a42010101600000030090000003000003003ca00a080f165959a4932bc05a020000030002000003003c1022000100074401c172b46240";
 const AV1C_MAIN8: &str = "81000c000a0b0200000561e7fde017c002";
-/// The vpcC payload after its FullBox version 1 / flags 0, as E-RTMP
-/// carries it.
-const VPCC_P0: &str = "0014820202020000";
+/// The vpcC payload: FullBox version 1 / flags 0, then the record.
+const VPCC_P0: &str = "010000000014820202020000";
 
 fn visual(codec: VisualCodec, record: &[u8]) -> Vec<u8> {
     visual_init(
@@ -91,7 +90,7 @@ fn av01_carries_the_av1c() {
 }
 
 #[test]
-fn vp09_wraps_the_vpcc_in_a_version_1_full_box() {
+fn vp09_carries_the_vpcc_full_box_payload() {
     let record = hex(VPCC_P0);
     let init = visual(VisualCodec::Vp9, &record);
     assert_eq!(

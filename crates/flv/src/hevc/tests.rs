@@ -1,5 +1,4 @@
 use super::*;
-use crate::sps::ColourInfo;
 use crate::test_vectors::hex;
 use crate::video_vectors::*;
 
@@ -97,15 +96,7 @@ fn real_main10_pq_record_fields() {
     assert_eq!((c.bit_depth_luma, c.bit_depth_chroma), (10, 10));
     let s = c.format();
     assert_eq!((s.width, s.height, s.bit_depth), (320, 240, 10));
-    assert_eq!(
-        s.colour,
-        Some(ColourInfo {
-            colour_primaries: 9,
-            transfer_characteristics: 16,
-            matrix_coefficients: 9,
-            full_range: false,
-        })
-    );
+    assert_eq!(s.colour, Some(BT2020_PQ));
 }
 
 /// The conformance window crops 1088 coded rows to 1080; SAR 16:15 is not

@@ -290,6 +290,37 @@ fn ertmp_hvc1_real_coded_frames() {
     assert_eq!(coded(&tag), (0, &[0, 0, 0, 1, 0x02][..]));
 }
 
+/// ERTMP-03: an E-RTMP av01 SequenceStart is an AV1 configuration; a
+/// broken av1C is an error.
+#[test]
+fn ertmp_03_av01_sequence_start() {
+    let record = hex(AV1_10BIT_AV1C);
+    let tag = parse_video(cat(&[&[0x90], b"av01", &record])).unwrap();
+    let c = config(&tag);
+    assert!(matches!(c, VideoConfig::Av1(_)), "{c:?}");
+    assert_eq!(c.codec_string().as_deref(), Some("av01.0.00M.10"));
+    assert_eq!(&c.record()[..], &record[..]);
+    assert_eq!(&c.fourcc(), b"av01");
+    assert!(parse_video(cat(&[&[0x90], b"av01", &[0x81, 0x00, 0x0c, 0x00]])).is_err());
+}
+
+/// ERTMP-03: an E-RTMP vp09 SequenceStart is a VP9 configuration (its
+/// size comes later, from the first key frame).
+#[test]
+fn ertmp_03_vp09_sequence_start() {
+    let record = hex(VP9_P2_VPCC);
+    let tag = parse_video(cat(&[&[0x90], b"vp09", &record])).unwrap();
+    let c = config(&tag);
+    assert!(matches!(c, VideoConfig::Vp9(_)), "{c:?}");
+    assert_eq!(c.codec_string().as_deref(), Some("vp09.02.20.10"));
+    assert_eq!(&c.record()[..], &record[..]);
+    assert_eq!((&c.fourcc(), c.codec_name()), (b"vp09", "VP9"));
+    assert!(parse_video(cat(&[&[0x90], b"vp09", &[0x01, 0x00]])).is_err());
+    // Real coded frames: no composition time.
+    let tag = parse_video(cat(&[&[0x91], b"vp09", &hex(VP9_P0_KEY_HEAD)])).unwrap();
+    assert_eq!(coded(&tag), (0, &hex(VP9_P0_KEY_HEAD)[..]));
+}
+
 /// ERTMP-03: recognised but not packaged codecs keep their record.
 #[test]
 fn ertmp_03_vp08_and_vvc1_are_unsupported_configs() {

@@ -28,7 +28,8 @@ pub enum VisualCodec {
     Hevc,
     /// `av01` + `av1C`.
     Av1,
-    /// `vp09` + `vpcC`, a FullBox (version 1) around the record.
+    /// `vp09` + `vpcC` (a FullBox: the record given starts with its
+    /// version 1 and flags).
     Vp9,
 }
 
@@ -53,7 +54,8 @@ impl VisualCodec {
 }
 
 /// A video sample entry, whatever the codec: the configuration record as
-/// the publisher sent it (avcC, hvcC, av1C, or the vpcC body) and what the
+/// the publisher sent it (avcC, hvcC, av1C, vpcC with its FullBox header)
+/// and what the
 /// bitstream says about the picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VisualEntry<'a> {
@@ -109,9 +111,6 @@ pub(crate) fn write_visual(w: &mut BoxWriter, e: &VisualEntry<'_>) -> Result<(),
         w.u16(0x0018); // depth
         w.i16(-1); // pre_defined
         w.write_box(e.codec.config(), |w| {
-            if e.codec == VisualCodec::Vp9 {
-                w.u32(0x0100_0000); // version 1, flags 0
-            }
             w.bytes(e.record);
             Ok(())
         })?;
