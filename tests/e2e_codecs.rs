@@ -391,3 +391,69 @@ fn h264_and_mp3() {
         pq: false,
     });
 }
+
+/// A codec Weir cannot carry (G.711 A-law, legacy SoundFormat 7) is refused
+/// by name on the track it came on, in `/api/streams` and the log, while
+/// the publisher stays connected and the other track is served.
+#[test]
+fn refused_g711_audio_is_named_on_its_track_and_video_goes_on() {
+    let asset = common::asset(
+        "g711",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=8000",
+            "-t",
+            "12",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-c:a",
+            "pcm_alaw",
+            "-ar",
+            "8000",
+            "-ac",
+            "1",
+        ],
+    );
+    let weir = Weir::start(&[]);
+    let mut publisher = Ffmpeg::publish(&asset, &weir.rtmp_url("g711"), true, &[]);
+    let info = weir.wait_stream("g711", Duration::from_secs(20), "audio refused", |s| {
+        s["audio"]["error"].is_string() && s["video"]["frames"].as_u64() > Some(30)
+    });
+    let error = info["audio"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("G.711"), "{info}");
+    assert!(error.contains("Weir packages"), "{info}");
+    assert_eq!(
+        info["state"], "live",
+        "the publisher stays connected: {info}"
+    );
+    assert!(info["video"]["error"].is_null(), "{info}");
+    // The video is packaged and served on its own.
+    poll_until(Duration::from_secs(20), || {
+        (weir.http("/live/g711/video.m3u8").status == 200).then_some(())
+    })
+    .expect("video.m3u8 served");
+    let mv = weir.http("/live/g711/index.m3u8").text();
+    assert!(
+        !mv.contains("AUDIO="),
+        "no audio rendition for a refused track: {mv}"
+    );
+    assert!(weir.stderr().contains("G.711"), "the log names the codec");
+    assert!(
+        publisher.try_status().is_none(),
+        "publisher still connected"
+    );
+    publisher.quit();
+}

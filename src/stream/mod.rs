@@ -101,6 +101,8 @@ struct State {
 #[derive(Clone, Debug, Default)]
 struct VideoStats {
     codec: Option<String>,
+    /// Why the track's media is refused (an unsupported codec), if it is.
+    error: Option<String>,
     width: u32,
     height: u32,
     frames: u64,
@@ -111,6 +113,8 @@ struct VideoStats {
 #[derive(Clone, Debug, Default)]
 struct AudioStats {
     codec: Option<String>,
+    /// Why the track's media is refused (an unsupported codec), if it is.
+    error: Option<String>,
     sample_rate: u32,
     channels: u8,
     frames: u64,
@@ -140,6 +144,8 @@ pub struct StreamInfo {
 #[derive(Serialize, Debug)]
 pub struct VideoInfo {
     pub codec: Option<String>,
+    /// The track is refused: the codec, in words, and what Weir packages.
+    pub error: Option<String>,
     pub width: u32,
     pub height: u32,
     pub frame_rate: Option<f64>,
@@ -151,6 +157,8 @@ pub struct VideoInfo {
 #[derive(Serialize, Debug)]
 pub struct AudioInfo {
     pub codec: Option<String>,
+    /// The track is refused: the codec, in words, and what Weir packages.
+    pub error: Option<String>,
     pub sample_rate: u32,
     pub channels: u8,
     pub frames: u64,
@@ -373,6 +381,7 @@ impl Stream {
             last_error: s.last_error.clone(),
             video: s.video.as_ref().map(|v| VideoInfo {
                 codec: v.codec.clone(),
+                error: v.error.clone(),
                 width: v.width,
                 height: v.height,
                 frame_rate,
@@ -382,6 +391,7 @@ impl Stream {
             }),
             audio: s.audio.as_ref().map(|a| AudioInfo {
                 codec: a.codec.clone(),
+                error: a.error.clone(),
                 sample_rate: a.sample_rate,
                 channels: a.channels,
                 frames: a.frames,
@@ -397,6 +407,7 @@ impl State {
             DemuxEvent::VideoConfig { config, .. } => {
                 let v = self.video.get_or_insert_with(VideoStats::default);
                 v.codec = config.codec_string();
+                v.error = None;
                 if let Some(format) = config.format() {
                     v.width = format.width;
                     v.height = format.height;
@@ -405,6 +416,7 @@ impl State {
             DemuxEvent::AudioConfig { config, .. } => {
                 let a = self.audio.get_or_insert_with(AudioStats::default);
                 a.codec = config.codec_string();
+                a.error = None;
                 a.sample_rate = config.sample_rate();
                 a.channels = config.channels();
             }
@@ -445,6 +457,19 @@ impl State {
         // Unsupported codecs repeat on every tag; log the first occurrence only.
         if self.last_error.as_deref() != Some(msg.as_str()) {
             tracing::warn!(error = %e, ?kind, "tag rejected");
+        }
+        // A refused codec is the track's state, not only the stream's last
+        // error: the API, the list and the player say which track and why.
+        if e.is_unsupported() {
+            let error = Some(e.to_string());
+            match kind {
+                MediaKind::Video => {
+                    self.video.get_or_insert_with(VideoStats::default).error = error
+                }
+                MediaKind::Audio => {
+                    self.audio.get_or_insert_with(AudioStats::default).error = error
+                }
+            }
         }
         self.last_error = Some(msg);
     }

@@ -84,8 +84,14 @@
     return (Math.abs(r - Math.round(r)) < 0.05 ? String(Math.round(r)) : r.toFixed(2)) + ' fps';
   }
 
+  /** A track Weir refuses (an unsupported codec): what the API says why. */
+  function refused(track) {
+    return track && track.error ? 'not packaged: ' + track.error : null;
+  }
+
   function videoSummary(video) {
     if (!video) return 'none';
+    if (refused(video)) return refused(video);
     return [codecName(video.codec), resolution(video), fps(video)].filter((s) => s !== '—').join(' · ');
   }
 
@@ -104,6 +110,7 @@
 
   function audioSummary(audio) {
     if (!audio) return 'none';
+    if (refused(audio)) return refused(audio);
     return [codecName(audio.codec), sampling(audio)].filter((s) => s && s !== '—').join(' · ');
   }
 
@@ -176,6 +183,7 @@
     duration,
     seconds,
     codecName,
+    refused,
     resolution,
     fps,
     videoSummary,

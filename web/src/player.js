@@ -531,14 +531,14 @@
     );
     const v = info && info.video;
     const a = info && info.audio;
-    setWithCode(stats.video, v ? W.codecName(v.codec) : '—', v && v.codec);
+    setWithCode(stats.video, v ? W.refused(v) || W.codecName(v.codec) : '—', v && v.codec);
     let res = W.resolution(v);
     if (engine && video.videoWidth && v && (video.videoWidth !== v.width || video.videoHeight !== v.height)) {
       res += ' (shown ' + video.videoWidth + '×' + video.videoHeight + ')';
     }
     set(stats.resolution, res);
     set(stats.fps, W.fps(v));
-    setWithCode(stats.audio, a ? W.codecName(a.codec) : '—', a && a.codec);
+    setWithCode(stats.audio, a ? W.refused(a) || W.codecName(a.codec) : '—', a && a.codec);
     set(stats.sampling, a ? W.sampling(a) || '—' : '—');
     set(stats.bitrate, info ? W.bitrate(info.bitrate_bps) : '—');
     set(stats.uptime, info ? W.duration(info.duration_ms) : '—');
