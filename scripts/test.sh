@@ -48,7 +48,13 @@ fi
 # into the repository; the tests find it through WEIR_FFMPEG9.
 FFMPEG9_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/weir/ffmpeg9-venv"
 find_ffmpeg9() {
-    ls "$FFMPEG9_VENV"/lib/python3*/site-packages/imageio_ffmpeg/binaries/ffmpeg-linux-* 2>/dev/null | head -n1
+    local f
+    for f in "$FFMPEG9_VENV"/lib/python3*/site-packages/imageio_ffmpeg/binaries/ffmpeg-linux-*; do
+        if [ -x "$f" ]; then
+            echo "$f"
+            return 0
+        fi
+    done
 }
 if [ -z "${WEIR_FFMPEG9:-}" ]; then
     WEIR_FFMPEG9="$(find_ffmpeg9)"
