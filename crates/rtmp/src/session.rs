@@ -625,6 +625,9 @@ impl Session {
     }
 
     /// Reply to `connect` in the order RTMP-CMD-02 gives.
+    ///
+    /// The properties state the E-RTMP codecs and capabilities Weir takes
+    /// (ERTMP-07).
     fn connect(&mut self, cmd: &Command) {
         let raw_app = cmd.object.get_str("app").unwrap_or_default();
         let (app, app_query) = command::split_query(raw_app);
@@ -676,6 +679,12 @@ impl Session {
             Amf0Value::object([
                 ("fmsVer", Amf0Value::string("FMS/3,0,1,123")),
                 ("capabilities", Amf0Value::Number(31.0)),
+                // ERTMP-07: what Weir accepts. It repackages without
+                // decoding, so each codec is CanForward (4); of the
+                // extended capabilities it handles ModEx (4).
+                ("capsEx", Amf0Value::Number(f64::from(CAPS_EX_MOD_EX))),
+                ("videoFourCcInfoMap", fourcc_info_map(VIDEO_FOURCCS)),
+                ("audioFourCcInfoMap", fourcc_info_map(AUDIO_FOURCCS)),
             ]),
             Amf0Value::object([
                 ("level", Amf0Value::string("status")),
@@ -748,6 +757,22 @@ impl Session {
             });
         }
     }
+}
+
+/// E-RTMP `capsEx` ModEx flag (ERTMP-07).
+const CAPS_EX_MOD_EX: u8 = 4;
+/// `FourCcInfoMap` CanForward flag: the server passes the codec on.
+const FOURCC_CAN_FORWARD: f64 = 4.0;
+/// The video and audio FourCCs Weir packages.
+const VIDEO_FOURCCS: &[&str] = &["avc1", "hvc1", "av01", "vp09"];
+const AUDIO_FOURCCS: &[&str] = &["mp4a", "Opus", "fLaC", "ac-3", "ec-3", ".mp3"];
+
+fn fourcc_info_map(fourccs: &[&str]) -> Amf0Value {
+    Amf0Value::object(
+        fourccs
+            .iter()
+            .map(|f| (*f, Amf0Value::Number(FOURCC_CAN_FORWARD))),
+    )
 }
 
 #[cfg(test)]

@@ -681,3 +681,34 @@ fn fuzz_session_after_handshake() {
         assert!(c.session.buffered_bytes() <= (8 << 20) + (24 << 20) + input.len());
     });
 }
+
+/// ERTMP-07: the `connect` reply states the codecs Weir takes (each
+/// CanForward) and the extended capabilities it handles (ModEx).
+#[test]
+fn connect_result_states_the_enhanced_rtmp_codecs_ertmp_07() {
+    let mut c = Client::new();
+    c.publish("cam1");
+    c.replies();
+    let result = c
+        .received
+        .iter()
+        .find(|m| describe(m) == "_result:NetConnection.Connect.Success@0")
+        .map(decode)
+        .expect("connect _result");
+    let props = &result[2];
+    assert_eq!(props.get("capsEx").and_then(Amf0Value::as_f64), Some(4.0));
+    for (map, fourccs) in [
+        ("videoFourCcInfoMap", &["avc1", "hvc1", "av01", "vp09"][..]),
+        (
+            "audioFourCcInfoMap",
+            &["mp4a", "Opus", "fLaC", "ac-3", "ec-3", ".mp3"][..],
+        ),
+    ] {
+        let m = props
+            .get(map)
+            .unwrap_or_else(|| panic!("{map} in {props:?}"));
+        for f in fourccs {
+            assert_eq!(m.get(f).and_then(Amf0Value::as_f64), Some(4.0), "{map}.{f}");
+        }
+    }
+}
