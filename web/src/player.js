@@ -9,6 +9,9 @@
 //   state        'waiting' (no stream yet, loading, or torn down)
 //                'playing' (playback started; brief rebuffering included)
 //                'error'   (fatal error, a retry is scheduled)
+//                'unsupported' (the browser cannot decode a codec of the
+//                          stream; `undecodable` lists them, the notice
+//                          gives the VLC URL)
 //   stream       'unknown' | 'live' | 'reconnecting' | 'ended' | 'absent' (from /api/streams)
 //   stalls       `waiting` events after the first `playing` of an attempt
 //   errors       fatal errors, oldest first: { time, protocol, engine, message }
@@ -364,6 +367,20 @@
     }
   }
 
+  /** The stream's codecs this browser's Media Source cannot decode
+   *  (HEVC or AC-3 in Chromium, say), as "HEVC (hvc1.1.6.L93.B0)". */
+  function undecodable() {
+    if (!info || !window.MediaSource || typeof MediaSource.isTypeSupported !== 'function') return [];
+    const out = [];
+    for (const [track, type] of [[info.video, 'video/mp4'], [info.audio, 'audio/mp4']]) {
+      const codec = track && !track.error && track.codec;
+      if (codec && !MediaSource.isTypeSupported(type + '; codecs="' + codec + '"')) {
+        out.push(W.codecName(codec) + ' (' + codec + ')');
+      }
+    }
+    return out;
+  }
+
   async function start() {
     if (engine || starting || retryTimer) return;
     starting = true;
@@ -379,6 +396,20 @@
     }
     if (gen !== generation || !isLive()) {
       if (gen === generation) starting = false;
+      return;
+    }
+    const missing = undecodable();
+    if (missing.length) {
+      // A black box helps nobody: say what this browser lacks and where
+      // the stream plays instead.
+      starting = false;
+      weirPlayer.undecodable = missing;
+      setState('unsupported');
+      showNotice(
+        'error',
+        'This browser cannot decode ' + missing.join(' and '),
+        'Play the stream in VLC or ffplay instead: vlc ' + manifest.hls,
+      );
       return;
     }
     attemptStart = performance.now();
