@@ -300,11 +300,14 @@ export async function startWeir({ args = [] } = {}) {
   };
 }
 
-/** Publishes `asset` in a loop, in real time, stream-copied (no encoding). */
-export function publish(rtmpUrl, asset = ASSETS.av) {
+/**
+ * Publishes `asset` in a loop, in real time, stream-copied (no encoding),
+ * with Debian's ffmpeg or `bin` (ffmpeg 9 for Enhanced RTMP codecs).
+ */
+export function publish(rtmpUrl, asset = ASSETS.av, { bin = 'ffmpeg' } = {}) {
   const child = track(
     spawn(
-      'ffmpeg',
+      bin,
       ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-re', '-stream_loop', '-1', '-i', asset, '-c', 'copy', '-f', 'flv', rtmpUrl],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     ),
