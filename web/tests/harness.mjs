@@ -473,7 +473,7 @@ export async function newPage(browser, { width = 1280, height = 800, ...contextO
  * by `close()` (registered with `t.after` when a test context is given, so
  * it also runs on failure; otherwise the caller's `after` hook calls it).
  */
-export async function setupCase(t, { key = 'cam1', asset = ASSETS.av, weirArgs = [], minSegments = 3 } = {}) {
+export async function setupCase(t, { key = 'cam1', asset = ASSETS.av, weirArgs = [], minSegments = 3, bin = 'ffmpeg' } = {}) {
   const ctx = { key, asset, publishers: [] };
   const cleanups = [];
   ctx.close = async () => {
@@ -490,7 +490,7 @@ export async function setupCase(t, { key = 'cam1', asset = ASSETS.av, weirArgs =
   ctx.weir = await startWeir({ args: weirArgs });
   cleanups.push(() => ctx.weir.stop());
   ctx.publish = () => {
-    const p = publish(ctx.weir.rtmpUrl(key), asset);
+    const p = publish(ctx.weir.rtmpUrl(key), asset, { bin });
     ctx.publishers.push(p);
     cleanups.push(() => p.kill('SIGKILL'));
     return p;
@@ -607,9 +607,9 @@ export const STALL_MS = 250;
  */
 export async function playbackCase(
   t,
-  { lib, manifest, asset = ASSETS.av, label = '', seconds = 30, minAdvance = 25, allowStalls = false, allowNonFatal = false, onTick, until, maxSeconds, reportExtra = () => ({}) },
+  { lib, manifest, asset = ASSETS.av, bin = 'ffmpeg', label = '', seconds = 30, minAdvance = 25, allowStalls = false, allowNonFatal = false, onTick, until, maxSeconds, reportExtra = () => ({}) },
 ) {
-  const ctx = await setupCase(t, { asset });
+  const ctx = await setupCase(t, { asset, bin });
   const src = ctx.weir.url(ctx.key, manifest);
   const { page: pg, console: con } = await newPage(ctx.browser);
   ctx.page = pg;
