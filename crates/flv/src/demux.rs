@@ -93,7 +93,7 @@ pub struct Demuxer {
     /// A VP9 configuration waiting for the picture size of its first key
     /// frame (vpcC has none); `video` is `None` meanwhile.
     vp9_pending: Option<Vp9Config>,
-    /// The second event of the last [`Demuxer::push_video`] call.
+    /// The second event of the last [`Demuxer::push_video`] call ([`Demuxer::second_event`]).
     held: Option<DemuxEvent>,
     audio_track: AudioTrack,
 }
@@ -109,7 +109,7 @@ struct AudioTrack {
     /// `changed` of the last configuration event.
     last_changed: bool,
     /// The frame of a tag that also reported a configuration, for
-    /// [`Demuxer::pending_event`].
+    /// [`Demuxer::second_event`].
     pending: Option<DemuxEvent>,
 }
 
@@ -149,7 +149,7 @@ impl Demuxer {
     /// One tag can give two events: a VP9 configuration is held until the
     /// first key frame gives its picture size, and is then reported just
     /// before that frame. This method returns the first of them and keeps
-    /// the second for [`take_held`](Self::take_held);
+    /// the second for [`second_event`](Self::second_event);
     /// [`push_video_events`](Self::push_video_events) returns both.
     pub fn push_video(
         &mut self,
@@ -160,12 +160,6 @@ impl Demuxer {
         let first = events.next();
         self.held = events.next();
         Ok(first)
-    }
-
-    /// The event [`push_video`](Self::push_video) kept back (the VP9 key
-    /// frame behind its configuration), once.
-    pub fn take_held(&mut self) -> Option<DemuxEvent> {
-        self.held.take()
     }
 
     /// The second event of the last push, whichever kind it was: a VP9
@@ -288,7 +282,7 @@ impl Demuxer {
     ///
     /// For codecs whose frames carry their own configuration (MP3, AC-3,
     /// E-AC-3) a frame with a new configuration yields two events: this
-    /// call returns the `AudioConfig` and [`pending_event`](Self::pending_event)
+    /// call returns the `AudioConfig` and [`second_event`](Self::second_event)
     /// then returns the frame. A MultichannelConfig for the current codec
     /// attaches its layout to the configuration and reports it again; before
     /// any frame went out it keeps the `changed` flag of the configuration
@@ -322,14 +316,6 @@ impl Demuxer {
                 .then_some(DemuxEvent::EndOfSequence(TrackKind::Audio))),
             AudioPacket::Ignored { .. } => Ok(None),
         }
-    }
-
-    /// The second event of the last [`push_audio`](Self::push_audio), if it
-    /// made two (the first frame of a new MP3, AC-3 or E-AC-3
-    /// configuration). Call it after every push; an event not taken is
-    /// dropped by the next push.
-    pub fn pending_event(&mut self) -> Option<DemuxEvent> {
-        self.audio_track.pending.take()
     }
 
     /// FLV-SEQ-01 for audio: an identical configuration is a no-op, another
@@ -714,7 +700,7 @@ mod tests {
             assert_eq!((f.dts_ms, f.keyframe), (i64::from(ts), true));
             assert_eq!(&f.data[..], &hex(OPUS_51_FRAME)[5..]);
             assert_eq!(config.frame_samples(&f.data), Some(960));
-            assert_eq!(d.pending_event(), None);
+            assert_eq!(d.second_event(), None);
         }
         // Stereo Opus after frames: a change; its own layout then follows
         // as a change too (frames went out under the 5.1 configuration).
@@ -769,22 +755,22 @@ mod tests {
             panic!("expected AC-3, got {config:?}")
         };
         assert_eq!(&ac3.dac3()[..], &hex(AC3_51_MP4_DAC3)[..]);
-        let f = match d.pending_event() {
+        let f = match d.second_event() {
             Some(DemuxEvent::Frame(f)) => f,
             other => panic!("expected the pending frame, got {other:?}"),
         };
         assert_eq!((f.dts_ms, &f.data[..]), (0, &hex(AC3_51_FRAME)[5..]));
-        assert_eq!(d.pending_event(), None);
+        assert_eq!(d.second_event(), None);
         // Later frames with the same header are just frames.
         let f = frame(d.push_audio(32, tag(AC3_51_FRAME)));
         assert_eq!((f.dts_ms, config.frame_samples(&f.data)), (32, Some(1536)));
-        assert_eq!(d.pending_event(), None);
+        assert_eq!(d.second_event(), None);
         // A frame with another header is a new configuration (FLV-SEQ-01).
         let (config, changed) = audio_config(d.push_audio(64, tag(AC3_STEREO_FRAME)));
         assert!(changed);
         assert_eq!(config.channels(), 2);
         assert_eq!(config.channel_layout(), None);
-        assert!(matches!(d.pending_event(), Some(DemuxEvent::Frame(f)) if f.dts_ms == 64));
+        assert!(matches!(d.second_event(), Some(DemuxEvent::Frame(f)) if f.dts_ms == 64));
     }
 
     #[test]
@@ -820,7 +806,7 @@ mod tests {
         assert!(changed);
         assert!(matches!(config, AudioConfig::Mp3(_)));
         assert_eq!(config.codec_string().as_deref(), Some("mp4a.6B"));
-        assert!(matches!(d.pending_event(), Some(DemuxEvent::Frame(f)) if f.data.len() == 23));
+        assert!(matches!(d.second_event(), Some(DemuxEvent::Frame(f)) if f.data.len() == 23));
         let f = frame(d.push_audio(26, tag(MP3_44K_MONO_FRAME_2)));
         assert_eq!((f.dts_ms, config.frame_samples(&f.data)), (26, Some(1152)));
         let (config, changed) = audio_config(d.push_audio(52, tag(MP3_22K_MONO_FRAME)));
@@ -833,7 +819,7 @@ mod tests {
         assert!(changed);
         let f = frame(d.push_audio(128, tag(MP3_48K_STEREO_FRAME)));
         assert_eq!(f.dts_ms, 128);
-        assert_eq!(d.pending_event(), None);
+        assert_eq!(d.second_event(), None);
         // E-RTMP .mp3 with the same header: the same configuration.
         let ex = cat(&[&[0x91], b".mp3", &hex(MP3_48K_STEREO_FRAME)[1..]]);
         frame(d.push_audio(152, ex));

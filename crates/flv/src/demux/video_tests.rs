@@ -154,12 +154,12 @@ fn vp09_config_waits_for_the_first_key_frame() {
     let (config, changed) = video_config(d.push_video(266, key2));
     assert!(changed);
     assert_eq!(config.codec_string().as_deref(), Some("vp09.02.20.10"));
-    // push_video keeps the key frame for take_held.
-    let DemuxEvent::Frame(f) = d.take_held().unwrap() else {
+    // push_video keeps the key frame for second_event.
+    let DemuxEvent::Frame(f) = d.second_event().unwrap() else {
         panic!("expected the held frame");
     };
     assert_eq!((f.dts_ms, f.keyframe), (266, true));
-    assert_eq!(d.take_held(), None);
+    assert_eq!(d.second_event(), None);
 }
 
 /// A VP9 key frame with a new picture size (vpcC unchanged) is a new
